@@ -1,0 +1,4 @@
+// Capability version of the bundled tailscaled (v1.102.3). Written as `tailscale_capver`, sent as the
+// LocalAPI `Tailscale-Cap` header and used to pick cap-N.hujson files. Change it together with the
+// tailscaled version in scripts/install-go-tools.sh and the image.
+export const CAPABILITY_VERSION = 142;
