@@ -1,7 +1,15 @@
 #!/bin/bash
 # Builds the real Go programs the tests and the demo need, pinned, with `go install` from the Go
 # module proxy, into a cache outside the repository. Idempotent: a binary whose embedded module
-# version already matches the pin is reused.
+# version already matches the pin is reused, so a second run takes well under a second.
+#
+#   CONTAINERBOOT_TOOLS   cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/containerboot-tools);
+#                         binaries land in $CONTAINERBOOT_TOOLS/bin. Nothing is written into the repo.
+#
+# `go install pkg@version` asks the proxy for the module's version list to look for deprecation
+# notices; some proxies/mirrors answer that list request with 403 (seen for headscale). In that case
+# the same pinned version is built from a tiny wrapper module (go.mod requiring exactly that version,
+# no replace), which gives the same MVS result because the wrapper has no other requirement.
 set -euo pipefail
 
 TAILSCALE_VERSION=v1.102.3
@@ -10,6 +18,11 @@ CACHE="${CONTAINERBOOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/containerboot-tool
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
 
+if ! command -v go >/dev/null 2>&1; then
+  for g in /usr/local/go/bin/go "$HOME/go/bin/go" "$HOME/sdk/go/bin/go"; do
+    if [ -x "$g" ]; then PATH="$(dirname "$g"):$PATH"; break; fi
+  done
+fi
 if ! command -v go >/dev/null 2>&1; then
   echo "install-go-tools: 'go' (Go >= 1.26) is not on PATH; it is needed to build tailscaled, tailscale and headscale" >&2
   exit 1
@@ -20,6 +33,29 @@ has_version() {
   [ -x "$1" ] && go version -m "$1" 2>/dev/null | awk -v m="$2" -v v="$3" '$1=="mod" && $2==m && $3==v {found=1} END {exit !found}'
 }
 
+# build_wrapped NAME PACKAGE MODULE VERSION: build PACKAGE from a wrapper module pinned to MODULE@VERSION.
+build_wrapped() {
+  local name=$1 pkg=$2 mod=$3 ver=$4
+  local dir="$CACHE/src/$name-$ver"
+  mkdir -p "$dir"
+  cat >"$dir/go.mod" <<EOF
+module containerboot.lab/tools/$name
+
+go 1.26
+
+require $mod $ver
+EOF
+  cat >"$dir/tools.go" <<EOF
+//go:build tools
+
+package tools
+
+import _ "$pkg"
+EOF
+  rm -f "$dir/go.sum"
+  (cd "$dir" && GOFLAGS=-mod=mod go mod tidy && GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS=-mod=mod go install "$pkg")
+}
+
 build() { # build NAME PACKAGE MODULE VERSION
   local name=$1 pkg=$2 mod=$3 ver=$4
   if has_version "$BIN/$name" "$mod" "$ver"; then
@@ -27,7 +63,10 @@ build() { # build NAME PACKAGE MODULE VERSION
     return
   fi
   echo "install-go-tools: building $pkg@$ver (this takes a few minutes the first time)"
-  GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS=-mod=mod go install "$pkg@$ver"
+  if ! GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS=-mod=mod go install "$pkg@$ver"; then
+    echo "install-go-tools: 'go install $pkg@$ver' failed; building the same pin from a wrapper module"
+    build_wrapped "$name" "$pkg" "$mod" "$ver"
+  fi
   has_version "$BIN/$name" "$mod" "$ver" || { echo "install-go-tools: $name built but its version is not $ver" >&2; exit 1; }
 }
 
