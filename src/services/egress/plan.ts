@@ -1,0 +1,190 @@
+// Pure planner for HA egress services (spec §7.1.3): configuration + own stored status +
+// resolved targets → the desired firewall groups, upstream's add/delete diff and the new status.
+import type { ProxyRule } from '../../firewall/types.js';
+import type { Family } from '../../util/netip.js';
+import { tryParseAddr, tryParsePrefix } from '../../util/netip.js';
+import { portKey, type EgressConfigs, type EgressServiceConfig, type PortMap } from './config.js';
+import { servicesJSON, type EgressServiceStatus, type EgressStatus } from './status.js';
+
+export type PortMapRule = Extract<ProxyRule, { kind: 'portmap' }>;
+
+/** Resolves an FQDN target to prefixes (`100.64.0.2/32`); throws when it cannot. */
+export type TargetResolver = (fqdn: string) => string[];
+
+/** Group holding the SNAT and MSS-clamp rules shared by all egress targets. */
+export const EGRESS_SNAT_GROUP = 'egress-svc-snat';
+export function egressGroup(svc: string): string {
+  return `egress-svc:${svc}`;
+}
+
+export interface EgressPlanInput {
+  configs: EgressConfigs;
+  /** This pod's stored status (callers drop a status written by other pod IPs), or undefined. */
+  status: EgressStatus | undefined;
+  /** Own tailnet addresses as prefixes; undefined when there is no valid self node yet. */
+  selfAddrs: string[] | undefined;
+  hasIPv6NAT: boolean;
+  resolve: TargetResolver;
+  podIPv4: string;
+  podIPv6: string;
+}
+
+export interface EgressPlan {
+  /** Full desired rules of every group this plan knows about (removed services map to []). */
+  groups: Record<string, ProxyRule[]>;
+  /** Upstream's incremental view of the same change, in its order (for logs and parity tests). */
+  add: PortMapRule[];
+  del: PortMapRule[];
+  status: EgressStatus;
+  /** Whether the new status differs from the stored one (pod IPs ignored). */
+  statusChanged: boolean;
+  /** Unfiltered resolved prefixes per FQDN target ([] when resolution failed). */
+  resolved: Map<string, string[]>;
+  logs: string[];
+}
+
+function familyOf(ip: string): Family {
+  return ip.includes(':') ? 6 : 4;
+}
+
+export function portMapRule(svc: string, targetIP: string, pm: PortMap): PortMapRule {
+  return {
+    kind: 'portmap', family: familyOf(targetIP), svc, proto: pm.protocol.toLowerCase() as 'tcp' | 'udp',
+    matchPort: pm.matchPort, targetIP, targetPort: pm.targetPort,
+  };
+}
+
+function cross(svc: string, ips: string[], ports: PortMap[]): PortMapRule[] {
+  const out: PortMapRule[] = [];
+  for (const ip of ips) for (const pm of ports) out.push(portMapRule(svc, ip, pm));
+  return out;
+}
+
+/**
+ * Upstream's per-service rule diff (updatesForSvc): what to add and delete given the current
+ * target IPs and the recorded status. Order: target IP order, then port order.
+ */
+export function portMapUpdates(svc: string, cfg: EgressServiceConfig, targetIPs: string[], recorded: EgressServiceStatus | undefined, logs: string[] = []): { add: PortMapRule[]; del: PortMapRule[] } {
+  if (recorded === undefined) return { add: cross(svc, targetIPs, cfg.ports), del: [] };
+  if (targetIPs.length === 0) {
+    logs.push(`tailnet target for egress service ${svc} does not have any backend addresses, deleting all rules`);
+    return { add: [], del: cross(svc, recorded.tailnetTargetIPs, recorded.ports) };
+  }
+  const add: PortMapRule[] = [];
+  const del: PortMapRule[] = [];
+  const wanted = new Set(targetIPs);
+  const had = new Set(recorded.tailnetTargetIPs);
+  for (const ip of recorded.tailnetTargetIPs) if (!wanted.has(ip)) del.push(...cross(svc, [ip], recorded.ports));
+  const cfgPorts = new Set(cfg.ports.map(portKey));
+  const recPorts = new Set(recorded.ports.map(portKey));
+  for (const ip of targetIPs) {
+    if (!had.has(ip)) {
+      add.push(...cross(svc, [ip], cfg.ports));
+      continue;
+    }
+    for (const pm of recorded.ports) if (!cfgPorts.has(portKey(pm))) del.push(portMapRule(svc, ip, pm));
+    for (const pm of cfg.ports) if (!recPorts.has(portKey(pm))) add.push(portMapRule(svc, ip, pm));
+  }
+  return { add, del };
+}
+
+/** Target IPs of one service, with upstream's log lines; `resolved` collects FQDN results. */
+function targetIPsFor(svc: string, cfg: EgressServiceConfig, inp: EgressPlanInput, resolved: Map<string, string[]>, logs: string[]): string[] {
+  const t = cfg.tailnetTarget;
+  if (t.ip !== '') {
+    const a = tryParseAddr(t.ip)!; // validated by the config reader
+    if (a.family === 6 && !inp.hasIPv6NAT) {
+      logs.push('tailnet target is an IPv6 address, but this host does not support IPv6 in the chosen firewall mode. This will probably not work.');
+      return [];
+    }
+    return [a.text];
+  }
+  if (inp.selfAddrs === undefined) {
+    logs.push(`netmap state is not available, unable to determine backend addresses for ${t.fqdn}`);
+    return [];
+  }
+  let prefixes: string[];
+  try {
+    prefixes = inp.resolve(t.fqdn);
+  } catch (e) {
+    logs.push(`error fetching backend addresses for "${t.fqdn}": ${(e as Error).message}`);
+    resolved.set(t.fqdn, []);
+    return [];
+  }
+  resolved.set(t.fqdn, prefixes);
+  const out: string[] = [];
+  for (const p of prefixes) {
+    const pr = tryParsePrefix(p);
+    if (pr === undefined) continue;
+    if (pr.addr.family === 6 && !inp.hasIPv6NAT) continue;
+    if (!out.includes(pr.addr.text)) out.push(pr.addr.text);
+  }
+  void svc;
+  return out;
+}
+
+/** First own address of each family (the SNAT source for targets of that family). */
+export function ownAddrByFamily(selfAddrs: string[] | undefined): Partial<Record<Family, string>> {
+  const out: Partial<Record<Family, string>> = {};
+  for (const p of selfAddrs ?? []) {
+    const pr = tryParsePrefix(p);
+    if (pr !== undefined && out[pr.addr.family] === undefined) out[pr.addr.family] = pr.addr.text;
+  }
+  return out;
+}
+
+export function planEgress(inp: EgressPlanInput): EgressPlan {
+  const logs: string[] = [];
+  const groups: Record<string, ProxyRule[]> = {};
+  const add: PortMapRule[] = [];
+  const del: PortMapRule[] = [];
+  const resolved = new Map<string, string[]>();
+  const recorded = inp.status?.services ?? null;
+
+  // Services that are recorded but no longer configured: all their rules go.
+  for (const [svc, st] of recorded ?? []) {
+    if (inp.configs.has(svc)) continue;
+    logs.push(`service ${svc} is no longer required, deleting`);
+    del.push(...cross(svc, st.tailnetTargetIPs, st.ports));
+    groups[egressGroup(svc)] = [];
+  }
+
+  let services: Map<string, EgressServiceStatus> | null = null;
+  const own = ownAddrByFamily(inp.selfAddrs);
+  const snat: ProxyRule[] = [];
+  const snatSeen = new Set<string>();
+  const clampFamilies = new Set<Family>();
+  if (inp.configs.size > 0) {
+    services = new Map();
+    for (const [svc, cfg] of inp.configs) {
+      const ips = targetIPsFor(svc, cfg, inp, resolved, logs);
+      const upd = portMapUpdates(svc, cfg, ips, recorded?.get(svc), logs);
+      add.push(...upd.add);
+      del.push(...upd.del);
+      groups[egressGroup(svc)] = cross(svc, ips, cfg.ports);
+      // Return traffic from the target must come back to this node: SNAT to our own address.
+      for (const ip of ips) {
+        if (snatSeen.has(ip)) continue;
+        snatSeen.add(ip);
+        const fam = familyOf(ip);
+        const src = own[fam];
+        if (src === undefined) {
+          logs.push(`no valid local IP: invalid IP (no IPv${fam} tailnet address to SNAT traffic for egress service ${svc} target ${ip})`);
+          continue;
+        }
+        snat.push({ kind: 'snat', family: fam, dst: ip, src });
+        clampFamilies.add(fam);
+      }
+      services.set(svc, { ports: cfg.ports, tailnetTargetIPs: ips, tailnetTarget: cfg.tailnetTarget });
+    }
+  }
+  for (const fam of [...clampFamilies].sort()) snat.push({ kind: 'clamp-mss', family: fam });
+  groups[EGRESS_SNAT_GROUP] = snat;
+
+  const status: EgressStatus = { podIPv4: inp.podIPv4, podIPv6: inp.podIPv6, services };
+  const before = inp.status === undefined ? undefined : servicesJSON(inp.status.services);
+  // An absent status and an empty one are the same "nothing" (no write needed).
+  const emptyNow = services === null;
+  const statusChanged = before === undefined ? !emptyNow : before !== servicesJSON(services) && !(emptyNow && (inp.status?.services?.size ?? 0) === 0);
+  return { groups, add, del, status, statusChanged, resolved, logs };
+}

@@ -1,0 +1,226 @@
+// Imperative shell of HA egress services (spec §7.1): watches the config directory, follows
+// netmap pushes, runs the planner and applies its result as one firewall batch, then writes the
+// status to the state Secret when it changed. Syncs never overlap; triggers that arrive during a
+// sync coalesce into one more sync.
+import type chokidar from 'chokidar';
+import type { Firewall, ProxyRule } from '../../firewall/types.js';
+import type { KubeStateStore } from '../../kube/facade.js';
+import { log as defaultLog } from '../../log.js';
+import { hasValidSelf, type NetmapState } from '../../netmap/types.js';
+import { resolveTailnetFQDN } from '../../proxies/resolveTailnetFQDN.js';
+import type { Settings } from '../../settings/types.js';
+import { watchDir, type DirWatch } from '../dirWatch.js';
+import { ConfigFileError, readEgressConfigs } from './config.js';
+import { planEgress } from './plan.js';
+import { EGRESS_STATUS_KEY, isOwnStatus, parseEgressStatus, serializeEgressStatus, type EgressStatus } from './status.js';
+import { targetResolverFor, type FullResolver } from './targets.js';
+
+export interface EgressServicesDeps {
+  settings: Pick<Settings, 'egressProxiesCfgPath' | 'podIPv4' | 'podIPv6'>;
+  firewall: Firewall;
+  /** State Secret; undefined keeps the status in memory only. */
+  kube?: KubeStateStore;
+  resolve?: FullResolver;
+  log?: (msg: string) => void;
+  /** Tests: replace chokidar / the fallback tick period. */
+  watch?: typeof chokidar.watch;
+  tickMs?: number;
+}
+
+function addrsKey(a: string[] | undefined): string {
+  return a === undefined ? '' : a.join(',');
+}
+
+function rulesKey(rules: ProxyRule[]): string {
+  return JSON.stringify(rules);
+}
+
+export class EgressServices {
+  /** Resolves with the error that must end containerboot (`egress proxy failed: <err>`). */
+  readonly failed: Promise<Error>;
+  private fail!: (e: Error) => void;
+  private isFailed = false;
+  private readonly log: (m: string) => void;
+  private readonly resolveFull: FullResolver;
+  private readonly abort = new AbortController();
+  private watcher: DirWatch | undefined;
+  private closed = false;
+
+  private netmap: NetmapState | undefined;
+  private resolver: ((fqdn: string) => string[]) | undefined;
+  private status: EgressStatus | undefined;
+  /** Last applied rules per group (serialized), to send only changed groups. */
+  private readonly applied = new Map<string, string>();
+  /** Own addresses and FQDN resolutions the current rules were built from. */
+  private syncedAddrs: string | undefined;
+  private syncedTargets = new Map<string, string[]>();
+
+  private dirty = false;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly deps: EgressServicesDeps) {
+    this.log = deps.log ?? defaultLog;
+    this.resolveFull = deps.resolve ?? resolveTailnetFQDN;
+    this.failed = new Promise((r) => { this.fail = r; });
+  }
+
+  private die(err: unknown): void {
+    if (this.isFailed || this.closed) return;
+    this.isFailed = true;
+    this.fail(err instanceof Error ? err : new Error(String(err)));
+  }
+
+  private get dir(): string {
+    return this.deps.settings.egressProxiesCfgPath;
+  }
+
+  /**
+   * Loads the stored status, starts watching the config directory and runs the first sync
+   * against `netmap`. Never rejects: fatal errors resolve `failed`.
+   */
+  async start(netmap: NetmapState): Promise<void> {
+    try {
+      this.setNetmap(netmap);
+      await this.loadStatus();
+      this.watcher = await watchDir(this.dir, () => this.onFileEvent(), {
+        onFallback: (err) => this.log(`failed to create fsnotify watcher, timer-only mode: ${err.message}`),
+        onTick: () => this.log('periodic sync, ensuring firewall config is up to date...'),
+        tickMs: this.deps.tickMs,
+        watch: this.deps.watch,
+      });
+      this.requestSync();
+      await this.idle();
+    } catch (e) {
+      this.die(e);
+    }
+  }
+
+  private async loadStatus(): Promise<void> {
+    const kube = this.deps.kube;
+    if (kube === undefined) return;
+    const secret = await kube.getSecret(this.abort.signal);
+    const text = secret?.[EGRESS_STATUS_KEY];
+    if (text === undefined || text === '') return;
+    let st: EgressStatus;
+    try {
+      st = parseEgressStatus(text);
+    } catch (e) {
+      throw new Error(`error reading egress services status: ${(e as Error).message}`);
+    }
+    const { podIPv4, podIPv6 } = this.deps.settings;
+    if (isOwnStatus(st, podIPv4, podIPv6)) this.status = st;
+  }
+
+  private onFileEvent(): void {
+    if (!this.dirty) this.log('config file change detected, ensuring firewall config is up to date...');
+    this.requestSync();
+  }
+
+  private setNetmap(state: NetmapState): void {
+    this.netmap = state;
+    this.resolver = targetResolverFor(state, this.resolveFull);
+  }
+
+  private selfAddrs(): string[] | undefined {
+    return this.netmap !== undefined && hasValidSelf(this.netmap) ? this.netmap.self!.addresses : undefined;
+  }
+
+  /** Called by the run loop after every processed netmap; resyncs only when it matters. */
+  onNetmap(state: NetmapState): void {
+    if (this.closed || this.isFailed) return;
+    this.setNetmap(state);
+    if (this.syncedAddrs === undefined) {
+      // No sync has completed yet: if one is running, make sure it is redone with this netmap.
+      if (this.running !== undefined) this.requestSync();
+      return;
+    }
+    if (addrsKey(this.selfAddrs()) !== this.syncedAddrs) {
+      this.log('node addresses have changed, trigger egress config resync');
+      this.requestSync();
+      return;
+    }
+    if (this.selfAddrs() === undefined) return;
+    for (const [fqdn, old] of this.syncedTargets) {
+      let now: string[];
+      try { now = this.resolver!(fqdn); } catch { now = []; }
+      if (now.join(' ') !== old.join(' ')) {
+        this.log(`backend addresses for egress target "${fqdn}" have changed old IPs [${old.join(' ')}], new IPs [${now.join(' ')}] trigger egress config resync`);
+        this.requestSync();
+        return;
+      }
+    }
+  }
+
+  private requestSync(): void {
+    this.dirty = true;
+    if (this.running !== undefined || this.closed || this.isFailed) return;
+    this.running = (async () => {
+      try {
+        while (this.dirty && !this.closed && !this.isFailed) {
+          this.dirty = false;
+          await this.sync();
+        }
+      } catch (e) {
+        this.die(e);
+      } finally {
+        this.running = undefined;
+      }
+    })();
+  }
+
+  /** Resolves when no sync is running or pending (tests, benchmarks). */
+  async idle(): Promise<void> {
+    while (this.running !== undefined) await this.running;
+  }
+
+  private async sync(): Promise<void> {
+    let configs;
+    try {
+      configs = await readEgressConfigs(this.dir);
+    } catch (e) {
+      if (!(e instanceof ConfigFileError)) throw e;
+      this.log(`${e.message}; keeping the current egress firewall rules and status`);
+      return;
+    }
+    const { podIPv4, podIPv6 } = this.deps.settings;
+    const selfAddrs = this.selfAddrs();
+    const plan = planEgress({
+      configs, status: this.status, selfAddrs, hasIPv6NAT: this.deps.firewall.hasIPv6NAT(),
+      resolve: this.resolver!, podIPv4, podIPv6,
+    });
+    for (const l of plan.logs) this.log(l);
+
+    const batch: Record<string, ProxyRule[]> = {};
+    const keys = new Map<string, string>();
+    for (const [g, rules] of Object.entries(plan.groups)) {
+      const k = rulesKey(rules);
+      if (this.applied.get(g) !== k) { batch[g] = rules; keys.set(g, k); }
+    }
+    // Groups applied earlier in this process that the plan no longer mentions.
+    for (const g of this.applied.keys()) {
+      if (!(g in plan.groups)) { batch[g] = []; keys.set(g, '[]'); }
+    }
+    if (keys.size > 0) {
+      await this.deps.firewall.apply(batch);
+      for (const [g, k] of keys) {
+        if (k === '[]') this.applied.delete(g);
+        else this.applied.set(g, k);
+      }
+    }
+    if (plan.statusChanged) {
+      if (this.deps.kube !== undefined) {
+        await this.deps.kube.replaceKey(EGRESS_STATUS_KEY, serializeEgressStatus(plan.status), this.abort.signal);
+      }
+      this.status = plan.status;
+    }
+    this.syncedAddrs = addrsKey(selfAddrs);
+    this.syncedTargets = plan.resolved;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.abort.abort();
+    await this.watcher?.close();
+    await this.running?.catch(() => undefined);
+  }
+}
