@@ -1,0 +1,47 @@
+// Bounded retry for Secret writes that must not fail the container on a passing API hiccup.
+import { errText, log } from '../log.js';
+import { sleep } from './sleep.js';
+
+export interface RetryOptions {
+  /** Total time budget; no attempt starts after it. */
+  budgetMs: number;
+  /** Which errors are worth another attempt. */
+  retryable: (err: unknown) => boolean;
+  /** Log prefix naming the operation, e.g. `storing device ID in Kubernetes Secret`. */
+  what: string;
+  signal?: AbortSignal;
+  firstDelayMs?: number;
+  maxDelayMs?: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export const DEFAULT_WRITE_RETRY_BUDGET_MS = 30_000;
+
+/** Runs `op` until it succeeds, fails permanently, the budget is spent or `signal` aborts. */
+export async function withRetry<T>(op: () => Promise<T>, o: RetryOptions): Promise<T> {
+  const now = o.now ?? Date.now;
+  const random = o.random ?? Math.random;
+  const start = now();
+  let delay = o.firstDelayMs ?? 200;
+  const maxDelay = o.maxDelayMs ?? 5_000;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await op();
+    } catch (err) {
+      if (o.signal?.aborted || !o.retryable(err)) throw err;
+      const wait = Math.round(delay * (0.75 + random() / 2));
+      const elapsed = now() - start;
+      if (elapsed + wait > o.budgetMs) {
+        if (attempt > 1 && err instanceof Error) {
+          err.message += ` (gave up after ${attempt} attempts in ${(elapsed / 1000).toFixed(1)}s)`;
+        }
+        throw err;
+      }
+      log(`${o.what}: transient error (attempt ${attempt}), retrying in ${(wait / 1000).toFixed(1)}s: ${errText(err)}`);
+      await sleep(wait, o.signal);
+      if (o.signal?.aborted) throw err;
+      delay = Math.min(delay * 2, maxDelay);
+    }
+  }
+}
