@@ -1,0 +1,100 @@
+// The Firewall implementation shared by every backend: validate + lower (pure), diff against the
+// cached snapshot (listed once, then kept up to date from our own batches), apply ONE batch.
+import type { Family } from '../util/netip.js';
+import { FirewallApplyError } from './errors.js';
+import { lowerGroup, type GroupWant } from './model.js';
+import { afterOps, plan, type Op, type Snapshot } from './plan.js';
+import type { Firewall, FirewallMode, ProxyRule } from './types.js';
+
+/** The I/O half: a backend lists what it installed and applies a batch atomically (per family). */
+export interface Backend {
+  readonly mode: FirewallMode;
+  /** Families whose tables can be written. */
+  readonly families: readonly Family[];
+  list(): Promise<Snapshot>;
+  apply(ops: Op[]): Promise<void>;
+  close(): void;
+}
+
+export class FirewallEngine implements Firewall {
+  private snap: Snapshot | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Number of batches applied (tests and benchmarks read it). */
+  batches = 0;
+
+  constructor(readonly backend: Backend, private readonly ipv6NAT: boolean) {}
+
+  get mode(): FirewallMode {
+    return this.backend.mode;
+  }
+
+  hasIPv6NAT(): boolean {
+    return this.ipv6NAT;
+  }
+
+  /** Lists the installed rules now, so the first apply needs no listing. */
+  async prime(): Promise<void> {
+    await this.serial(async () => { this.snap = await this.backend.list(); });
+  }
+
+  apply(groups: Record<string, ProxyRule[]>): Promise<void> {
+    // Validation happens synchronously-before-queueing so bad input never waits on, or reaches, the kernel.
+    let wants: GroupWant[];
+    try {
+      wants = Object.entries(groups).map(([g, rules]) => lowerGroup(g, rules));
+      for (const w of wants) this.checkFamilies(w);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.serial(() => this.reconcile(wants));
+  }
+
+  close(): void {
+    this.backend.close();
+  }
+
+  private checkFamilies(w: GroupWant): void {
+    const used = new Set<Family>([...w.rules.map((r) => r.family), ...w.clamp]);
+    for (const f of used) {
+      if (!this.backend.families.includes(f)) {
+        throw new FirewallApplyError(`IPv${f} rules requested for ${JSON.stringify(w.group)} but IPv${f} is not available in ${this.mode} mode`, 'EAFNOSUPPORT');
+      }
+    }
+  }
+
+  private async reconcile(wants: GroupWant[]): Promise<void> {
+    const fresh = this.snap === undefined;
+    const snap = this.snap ?? (await this.backend.list());
+    this.snap = snap;
+    const ops = plan(snap, wants);
+    if (ops.length === 0) return;
+    try {
+      await this.backend.apply(ops);
+    } catch (err) {
+      this.snap = undefined;
+      if (fresh) throw err;
+      // The cache may be stale (someone else changed the tables): list again and retry once.
+      const again = await this.backend.list();
+      this.snap = again;
+      const retry = plan(again, wants);
+      if (retry.length === 0) return;
+      try {
+        await this.backend.apply(retry);
+      } catch (err2) {
+        this.snap = undefined;
+        throw err2;
+      }
+      this.snap = afterOps(again, retry);
+      this.batches++;
+      return;
+    }
+    this.snap = afterOps(snap, ops);
+    this.batches++;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
