@@ -34,7 +34,7 @@ export interface GroupWant {
 export const TUN = 'tailscale0';
 /** libnftables rejects comments over 128 characters; iptables allows 256, we use the smaller. */
 export const MAX_ID = 128;
-const SAFE = /^[A-Za-z0-9 ._:/>,[\]@=+-]*$/;
+const SAFE = /^[A-Za-z0-9 ._:/>,[\]@=+|-]*$/;
 
 function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
