@@ -4,6 +4,9 @@ import type { Settings } from '../../src/settings/types.js';
 import { createKubeStateStore, type KubeSecretStore, type KubeStoreOptions } from '../../src/kube/store.js';
 import type { FakeKubeApi } from '../support/fakeKubeApi.js';
 
+// Quiet by default; tests that assert log lines call captureLogs().
+setLogSink(() => {});
+
 export function baseSettings(over: Partial<Settings> = {}): Settings {
   return {
     authKey: '', clientID: '', clientSecret: '', idToken: '', audience: '', hostname: '', routes: undefined,
