@@ -31,9 +31,9 @@ describe('isConsistentState', () => {
 
 describe('TestWaitForConsistentState', () => {
   it('waits until the deadline while _current-profile is missing, then returns once it is there', async () => {
-    const logs = captureLogs();
     api = await startFakeKubeApi({ secrets: { tailscale: { _profiles: '{}', _machinekey: 'mk', 'profile-foo': 'p' } } });
     const store = await storeFor(api);
+    const logs = captureLogs();
     const t0 = Date.now();
     expect(await store.waitConsistent(AbortSignal.timeout(1_000))).toBe('timeout');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(990);
