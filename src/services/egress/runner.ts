@@ -10,6 +10,7 @@ import { hasValidSelf, type NetmapState } from '../../netmap/types.js';
 import { resolveTailnetFQDN } from '../../proxies/resolveTailnetFQDN.js';
 import type { Settings } from '../../settings/types.js';
 import { watchDir, type DirWatch } from '../dirWatch.js';
+import { SyncLoop } from '../syncLoop.js';
 import { ConfigFileError, readEgressConfigs } from './config.js';
 import { planEgress } from './plan.js';
 import { EGRESS_STATUS_KEY, isOwnStatus, parseEgressStatus, serializeEgressStatus, type EgressStatus } from './status.js';
@@ -38,8 +39,7 @@ function rulesKey(rules: ProxyRule[]): string {
 export class EgressServices {
   /** Resolves with the error that must end containerboot (`egress proxy failed: <err>`). */
   readonly failed: Promise<Error>;
-  private fail!: (e: Error) => void;
-  private isFailed = false;
+  private readonly loop = new SyncLoop(() => this.sync());
   private readonly log: (m: string) => void;
   private readonly resolveFull: FullResolver;
   private readonly abort = new AbortController();
@@ -55,19 +55,14 @@ export class EgressServices {
   private syncedAddrs: string | undefined;
   private syncedTargets = new Map<string, string[]>();
 
-  private dirty = false;
-  private running: Promise<void> | undefined;
-
   constructor(private readonly deps: EgressServicesDeps) {
     this.log = deps.log ?? defaultLog;
     this.resolveFull = deps.resolve ?? resolveTailnetFQDN;
-    this.failed = new Promise((r) => { this.fail = r; });
+    this.failed = this.loop.failed;
   }
 
   private die(err: unknown): void {
-    if (this.isFailed || this.closed) return;
-    this.isFailed = true;
-    this.fail(err instanceof Error ? err : new Error(String(err)));
+    if (!this.closed) this.loop.die(err);
   }
 
   private get dir(): string {
@@ -112,7 +107,7 @@ export class EgressServices {
   }
 
   private onFileEvent(): void {
-    if (!this.dirty) this.log('config file change detected, ensuring firewall config is up to date...');
+    if (!this.loop.pending) this.log('config file change detected, ensuring firewall config is up to date...');
     this.requestSync();
   }
 
@@ -127,11 +122,11 @@ export class EgressServices {
 
   /** Called by the run loop after every processed netmap; resyncs only when it matters. */
   onNetmap(state: NetmapState): void {
-    if (this.closed || this.isFailed) return;
+    if (this.closed || this.loop.stopped) return;
     this.setNetmap(state);
     if (this.syncedAddrs === undefined) {
       // No sync has completed yet: if one is running, make sure it is redone with this netmap.
-      if (this.running !== undefined) this.requestSync();
+      if (this.loop.busy) this.requestSync();
       return;
     }
     if (addrsKey(this.selfAddrs()) !== this.syncedAddrs) {
@@ -152,25 +147,12 @@ export class EgressServices {
   }
 
   private requestSync(): void {
-    this.dirty = true;
-    if (this.running !== undefined || this.closed || this.isFailed) return;
-    this.running = (async () => {
-      try {
-        while (this.dirty && !this.closed && !this.isFailed) {
-          this.dirty = false;
-          await this.sync();
-        }
-      } catch (e) {
-        this.die(e);
-      } finally {
-        this.running = undefined;
-      }
-    })();
+    if (!this.closed) this.loop.trigger();
   }
 
   /** Resolves when no sync is running or pending (tests, benchmarks). */
-  async idle(): Promise<void> {
-    while (this.running !== undefined) await this.running;
+  idle(): Promise<void> {
+    return this.loop.idle();
   }
 
   private async sync(): Promise<void> {
@@ -219,8 +201,9 @@ export class EgressServices {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.loop.stop();
     this.abort.abort();
     await this.watcher?.close();
-    await this.running?.catch(() => undefined);
+    await this.loop.idle().catch(() => undefined);
   }
 }
