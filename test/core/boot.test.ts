@@ -1,0 +1,101 @@
+// Scenario tests: the built bin/containerboot against the fake LocalAPI and fake binaries.
+import { afterEach, describe, expect, it } from 'vitest';
+import { Scenario, goRunning, selfNode } from '../support/harness.js';
+
+let scn: Scenario | undefined;
+afterEach(async () => { await scn?.cleanup(); scn = undefined; });
+
+async function start(env: Record<string, string>, opts: ConstructorParameters<typeof Scenario>[0] = {}) {
+  scn = new Scenario({ ...opts, env });
+  return scn.start();
+}
+
+describe('always-auth (default) mode', () => {
+  it('runs tailscaled and tailscale up with upstream argv, then completes startup', async () => {
+    const s = await start({ TS_AUTHKEY: 'tskey-secret-abc' });
+    // `up` blocks until Running, like the real CLI.
+    s.api.cliHandler = async (call, api) => {
+      if (call.args.includes('up')) { goRunning(api); }
+      return 0;
+    };
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    expect(s.commands()).toEqual([
+      `tailscaled --socket=${s.socket} --state=mem: --statedir=/tmp --tun=userspace-networking`,
+      `tailscale --socket=${s.socket} up --accept-dns=false --authkey=tskey-secret-abc`,
+    ]);
+    expect(s.lines.join('\n')).not.toContain('tskey-secret-abc');
+    expect(s.hasLog('Starting tailscaled')).toBe(true);
+    expect(s.hasLog(`Waiting for tailscaled socket at ${s.socket}`)).toBe(true);
+    expect(s.hasLog("Running 'tailscale up'")).toBe(true);
+    // Still running until signalled, then a clean exit: SIGTERM reaches tailscaled, exit 0.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.proc.exitCode).toBeNull();
+    s.signal('SIGTERM');
+    const { code } = await s.waitExit();
+    expect(code).toBe(0);
+    expect(s.invocations().some((i) => i.prog === 'tailscaled' && i.event === 'SIGTERM')).toBe(true);
+    expect(s.hasLog('Sending SIGTERM to tailscaled')).toBe(true);
+  });
+
+  it('logs out an in-memory node before stopping tailscaled (ephemeral cleanup, #14805)', async () => {
+    const s = await start({ TS_AUTHKEY: 'k' });
+    s.api.cliHandler = (call, api) => { if (call.args.includes('up')) goRunning(api); return 0; };
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    s.signal('SIGTERM');
+    expect((await s.waitExit()).code).toBe(0);
+    const paths = s.api.requests.map((r) => `${r.method} ${r.path}`);
+    expect(paths).toContain('POST /localapi/v0/logout');
+    const logoutIdx = s.messages().findIndex((m) => m.startsWith('Logging out'));
+    const termIdx = s.messages().indexOf('Sending SIGTERM to tailscaled');
+    expect(logoutIdx).toBeGreaterThanOrEqual(0);
+    expect(logoutIdx).toBeLessThan(termIdx);
+  });
+
+  it('does not log out when state is persisted in TS_STATE_DIR', async () => {
+    const s = await start({ TS_AUTHKEY: 'k', TS_STATE_DIR: '/tmp/state' });
+    s.api.cliHandler = (call, api) => { if (call.args.includes('up')) goRunning(api); return 0; };
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    expect(s.commands()[0]).toBe(`tailscaled --socket=${s.socket} --statedir=/tmp/state --tun=userspace-networking`);
+    s.signal('SIGTERM');
+    expect((await s.waitExit()).code).toBe(0);
+    expect(s.api.requests.some((r) => r.path === '/localapi/v0/logout')).toBe(false);
+  });
+});
+
+describe('auth-once mode', () => {
+  it('runs up only on NeedsLogin and set after Running', async () => {
+    const s = await start({ TS_AUTHKEY: 'k', TS_AUTH_ONCE: 'true', TS_ROUTES: '10.0.0.0/24', TS_HOSTNAME: 'h1' });
+    s.api.cliHandler = (call, api) => { if (call.args.includes('up')) goRunning(api); return 0; };
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    expect(s.commands()).toEqual([
+      `tailscaled --socket=${s.socket} --state=mem: --statedir=/tmp --tun=userspace-networking`,
+      `tailscale --socket=${s.socket} up --accept-dns=false --authkey=k --advertise-routes=10.0.0.0/24 --hostname=h1`,
+      `tailscale --socket=${s.socket} set --accept-dns=false --advertise-routes=10.0.0.0/24 --hostname=h1`,
+    ]);
+  });
+
+  it('skips up when already Running', async () => {
+    scn = new Scenario({ env: { TS_AUTH_ONCE: 'true' } });
+    scn.api.state = 'Running';
+    scn.api.self = selfNode();
+    const s = await scn.start();
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    expect(s.commands()).toEqual([
+      `tailscaled --socket=${s.socket} --state=mem: --statedir=/tmp --tun=userspace-networking`,
+      `tailscale --socket=${s.socket} set --accept-dns=false`,
+    ]);
+  });
+});
+
+describe('flag routing (set-only flags in TS_EXTRA_ARGS)', () => {
+  it('keeps set-only flags away from up and applies them with set after Running', async () => {
+    const s = await start({ TS_AUTHKEY: 'k', TS_EXTRA_ARGS: '--login-server=http://ctl --relay-server-port=40000 --webclient --advertise-tags=tag:x' });
+    s.api.cliHandler = (call, api) => { if (call.args.includes('up')) goRunning(api); return 0; };
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    expect(s.commands()).toEqual([
+      `tailscaled --socket=${s.socket} --state=mem: --statedir=/tmp --tun=userspace-networking`,
+      `tailscale --socket=${s.socket} up --accept-dns=false --authkey=k --login-server=http://ctl --advertise-tags=tag:x`,
+      `tailscale --socket=${s.socket} set --relay-server-port=40000 --webclient`,
+    ]);
+  });
+});

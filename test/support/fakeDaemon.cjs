@@ -1,0 +1,10 @@
+// Fake tailscaled: records argv, env hints and PID, then lives until SIGTERM (exit 0).
+const fs = require('node:fs');
+const args = process.argv.slice(2);
+fs.appendFileSync(process.env.FAKE_LOG, `${JSON.stringify({ prog: 'tailscaled', args, pid: process.pid, certShareMode: process.env.TS_CERT_SHARE_MODE ?? null })}\n`);
+process.on('SIGTERM', () => {
+  fs.appendFileSync(process.env.FAKE_LOG, `${JSON.stringify({ prog: 'tailscaled', event: 'SIGTERM', pid: process.pid })}\n`);
+  process.exit(Number(process.env.FAKE_TAILSCALED_TERM_EXIT ?? 0));
+});
+process.on('SIGINT', () => {});
+setInterval(() => {}, 1 << 30);
