@@ -267,7 +267,7 @@ taildrop:
     }));
   }
 
-  async node(hostname: string): Promise<HeadscaleNode | undefined> {
+  async findNode(hostname: string): Promise<HeadscaleNode | undefined> {
     return (await this.nodes()).find((n) => n.name === hostname || n.givenName === hostname);
   }
 

@@ -33,7 +33,7 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
         reject(new Error(`${cmd}: ${e.message}`));
         return;
       }
-      resolve({ code: e ? (e.code as number) : 0, stdout: String(stdout), stderr: String(stderr) });
+      resolve({ code: e ? Number(e.code) : 0, stdout: String(stdout), stderr: String(stderr) });
     });
     if (child.pid !== undefined) livePids.add(child.pid);
     if (opts.input !== undefined) child.stdin?.end(opts.input);

@@ -6,7 +6,15 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The repository root: the nearest directory above this file (or above a bundle of it) with bin/containerboot. */
+export const REPO_ROOT = (() => {
+  let d = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(d, 'bin', 'containerboot')) && fs.existsSync(path.join(d, 'package.json'))) return d;
+    d = path.dirname(d);
+  }
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+})();
 export const TOOLS_DIR = process.env.CONTAINERBOOT_TOOLS ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'containerboot-tools');
 export const TOOLS_BIN = path.join(TOOLS_DIR, 'bin');
 export const TAILSCALED = path.join(TOOLS_BIN, 'tailscaled');
