@@ -89,7 +89,7 @@ export class KubeSecretStore implements KubeStateStore {
 
   /** waitConsistentState, telling why it stopped (for tests and callers that care). */
   async waitConsistent(signal: AbortSignal): Promise<'consistent' | 'missing' | 'timeout'> {
-    log('Checking for consistent state');
+    // `Checking for consistent state` is logged by the orchestrator before it calls this.
     let waitedLogged = false;
     for (let n = 1; ; n++) {
       if (signal.aborted) break;

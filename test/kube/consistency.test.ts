@@ -38,7 +38,6 @@ describe('TestWaitForConsistentState', () => {
     expect(await store.waitConsistent(AbortSignal.timeout(1_000))).toBe('timeout');
     expect(Date.now() - t0).toBeGreaterThanOrEqual(990);
     expect(logs).toEqual([
-      'Checking for consistent state',
       'Waiting for tailscaled to finish writing state to Secret "tailscale"',
       'Error waiting for consistent state on shutdown: context deadline exceeded',
     ]);

@@ -1,7 +1,7 @@
 // Device info writes, authkey deletion and the fault handling around them.
 import { afterEach, describe, expect, it } from 'vitest';
 import { startFakeKubeApi, type FakeKubeApi } from '../support/fakeKubeApi.js';
-import { captureLogs, never, storeFor } from './helpers.js';
+import { captureLogs, never, rejection, storeFor } from './helpers.js';
 
 let api: FakeKubeApi | undefined;
 afterEach(async () => {
@@ -77,7 +77,7 @@ describe('device info', () => {
     api = await startFakeKubeApi({ secrets: { tailscale: {} } });
     const store = await storeFor(api, {}, { writeRetryBudgetMs: 700 });
     api.fail({ method: 'PATCH', status: 503, count: 100 });
-    const err = await store.storeDeviceID('id', never).catch((e: Error) => e);
+    const err = await rejection(store.storeDeviceID('id', never));
     store.close();
     expect(err.message).toMatch(/^The server is currently unable to handle the request \(gave up after \d+ attempts in \d+\.\ds\)$/);
   });
@@ -97,7 +97,7 @@ describe('device info', () => {
   it('fails at once on 403 with the Secret, the verb and the RBAC rule', async () => {
     api = await startFakeKubeApi({ secrets: { tailscale: {} }, permissions: { secrets: { patch: false } } });
     const store = await storeFor(api);
-    const err = await store.storeDeviceID('id', never).catch((e: Error) => e);
+    const err = await rejection(store.storeDeviceID('id', never));
     store.close();
     expect(err.message).toBe('secrets "tailscale" is forbidden: User "system:serviceaccount:default:tailscale" cannot patch resource "secrets" in API group "" in the namespace "default"' +
       ': the service account may not patch Secret "tailscale" in namespace "default"; grant it a Role with the rule {apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["patch"]}');
@@ -108,7 +108,7 @@ describe('device info', () => {
     api = await startFakeKubeApi({ secrets: { tailscale: {} } });
     const store = await storeFor(api);
     api.fail({ method: 'PATCH', status: 422, message: 'Secret "tailscale" is invalid: data[device_id]: Invalid value' });
-    const err = await store.storeDeviceID('id', never).catch((e: Error) => e);
+    const err = await rejection(store.storeDeviceID('id', never));
     store.close();
     expect(err.message).toBe('Secret "tailscale" is invalid: data[device_id]: Invalid value: the API server rejected the patch of Secret "tailscale" in namespace "default" as invalid');
   });
@@ -127,7 +127,7 @@ describe('device info', () => {
     api = await startFakeKubeApi({ secrets: { tailscale: {} } });
     const store = await storeFor(api, {}, { writeRetryBudgetMs: 500 });
     api.deleteSecret('tailscale');
-    const err = await store.storeDeviceID('id', never).catch((e: Error) => e);
+    const err = await rejection(store.storeDeviceID('id', never));
     store.close();
     expect(err.message).toMatch(/^secrets "tailscale" not found: Secret "tailscale" in namespace "default" no longer exists( \(gave up after \d+ attempts in \d+\.\ds\))?$/);
   });

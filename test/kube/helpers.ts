@@ -40,3 +40,13 @@ export function captureLogs(): string[] {
 }
 
 export const never = new AbortController().signal;
+
+/** The error a promise rejects with; fails the test when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected the promise to reject');
+}

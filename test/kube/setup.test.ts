@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EVENTS_NOTICE } from '../../src/kube/permissions.js';
 import { startFakeKubeApi, type FakeKubeApi, type FakeKubeApiOptions } from '../support/fakeKubeApi.js';
-import { captureLogs, never, settingsFor, storeFor } from './helpers.js';
+import { captureLogs, never, rejection, settingsFor, storeFor } from './helpers.js';
 import type { Settings } from '../../src/settings/types.js';
 
 let api: FakeKubeApi | undefined;
@@ -41,8 +41,8 @@ describe('TestSetupKube', () => {
     await expect(run({ permissions: perms([false, false]) }, { authKey: 'foo' })).rejects.toThrow(MISSING_NO_CREATE);
   });
   it('4: TS_AUTHKEY set, GET answers 403 ⇒ error naming the Secret', async () => {
-    const err = await run({ secrets: { tailscale: {} }, permissions: perms([false, false]) }, { authKey: 'foo' },
-      { method: 'GET', pathIncludes: '/secrets/', status: 403, message: 'secrets "tailscale" is forbidden' }).catch((e: Error) => e);
+    const err = await rejection(run({ secrets: { tailscale: {} }, permissions: perms([false, false]) }, { authKey: 'foo' },
+      { method: 'GET', pathIncludes: '/secrets/', status: 403, message: 'secrets "tailscale" is forbidden' }));
     expect(err.message).toMatch(/^getting Tailscale state Secret tailscale: secrets "tailscale" is forbidden: the service account may not get Secret "tailscale" in namespace "default"; grant it a Role with the rule \{apiGroups: \[""\], resources: \["secrets"\], resourceNames: \["tailscale"\], verbs: \["get"\]\}$/);
   });
   it('5: TS_AUTHKEY set, permission check fails ⇒ error', async () => {
