@@ -78,6 +78,16 @@ export interface Services {
 
 class Fatal extends Error {}
 
+const ERRNO_TEXT: Record<string, string> = {
+  EEXIST: 'file exists', EACCES: 'permission denied', ENOENT: 'no such file or directory', EROFS: 'read-only file system', EPERM: 'operation not permitted',
+};
+
+/** Formats a failed syscall like Go's *os.LinkError / *PathError text. */
+function goSyscallError(op: string, paths: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code ?? '';
+  return `${op} ${paths}: ${ERRNO_TEXT[code] ?? errText(e)}`;
+}
+
 const LOGOUT_TIMEOUT_MS = 5_000;
 const SHUTDOWN_BUDGET_MS = 25_000;
 
@@ -469,7 +479,7 @@ class Boot {
       mkdirSync(path.dirname(CLI_DEFAULT_SOCKET), { recursive: true, mode: 0o700 });
       symlinkSync(s.socket, CLI_DEFAULT_SOCKET);
     } catch (e) {
-      log(`[warning] failed to symlink socket: ${errText(e)}\n\tTo interact with the Tailscale CLI please use \`tailscale --socket=${JSON.stringify(s.socket)}\``);
+      log(`[warning] failed to symlink socket: ${goSyscallError('symlink', `${s.socket} ${CLI_DEFAULT_SOCKET}`, e)}\n\tTo interact with the Tailscale CLI please use \`tailscale --socket=${JSON.stringify(s.socket)}\``);
     }
   }
 

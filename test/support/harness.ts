@@ -71,7 +71,6 @@ export class Scenario {
 
   async start(): Promise<this> {
     if (!existsSync(path.join(REPO, 'dist/containerboot.cjs'))) throw new Error('dist/containerboot.cjs missing: run `npm run build` first');
-    if (!this.opts.deferLocalAPI) await this.api.listen();
     const argv = [...(this.opts.wrap ?? []), BIN];
     this.proc = spawn(argv[0], argv.slice(1), { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     const onData = (buf: Buffer) => {
@@ -81,6 +80,12 @@ export class Scenario {
     this.proc.stdout!.on('data', onData);
     this.proc.stderr!.on('data', onData);
     this.exit = new Promise((resolve) => this.proc.once('exit', (code, signal) => { for (const w of [...this.waiters]) w(); resolve({ code, signal }); }));
+    // Like the real daemon, the socket appears only once tailscaled runs.
+    if (!this.opts.deferLocalAPI) {
+      void this.waitFor(() => this.daemonPid() !== undefined || this.proc.exitCode !== null, 'tailscaled start', 30_000)
+        .then(() => { if (this.proc.exitCode === null) return this.api.listen(); })
+        .catch(() => {});
+    }
     return this;
   }
 

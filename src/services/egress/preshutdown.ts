@@ -19,7 +19,7 @@ import https from 'node:https';
 import { isIP } from 'node:net';
 import { log as defaultLog } from '../../log.js';
 import type { Settings } from '../../settings/types.js';
-import { goDuration } from '../goDuration.js';
+import { formatGoDuration as goDuration } from '../../settings/parse.js';
 import { readEgressConfigs, readHEPPings } from './config.js';
 
 export interface PingResult {

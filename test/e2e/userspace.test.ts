@@ -1,0 +1,133 @@
+// containerboot (bin/containerboot) against real tailscaled v1.102.3 + headscale v0.29.2, userspace
+// networking: login, /healthz, /metrics, set-only flags routed to `tailscale set`, persistence with
+// TS_STATE_DIR, and ephemeral logout on SIGTERM.
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab, type LabNode, waitFor } from '../lab/lab.js';
+import { TAILSCALE, TOOLS_BIN } from '../lab/tools.js';
+
+let lab: Lab;
+let probe: LabNode;
+
+beforeAll(async () => {
+  lab = await Lab.start({ name: 'userspace' });
+  probe = await lab.addNode('probe', { lan: true });
+}, 60_000);
+afterAll(async () => {
+  await lab?.teardown();
+}, 90_000);
+
+describe('userspace containerboot on the real stack', () => {
+  it('(1) TS_AUTHKEY + --login-server reaches Running; headscale lists TS_HOSTNAME; /healthz 200; /metrics serves user metrics', async () => {
+    const pod = await lab.addNode('pod1', { lan: true });
+    const key = await lab.createKey({ reusable: true });
+    const cb = lab.startContainerboot(pod, {
+      env: {
+        TS_AUTHKEY: key,
+        TS_HOSTNAME: 'cb-user',
+        TS_ENABLE_HEALTH_CHECK: 'true',
+        TS_ENABLE_METRICS: 'true',
+        TS_LOCAL_ADDR_PORT: `${pod.lanIP}:9002`,
+      },
+    });
+    const st = await cb.waitRunning();
+    await cb.waitStartupComplete(20_000);
+    expect(st.Self.HostName).toBe('cb-user');
+    expect(st.Self.DNSName).toBe('cb-user.lab.test.');
+
+    const node = await waitFor('cb-user in headscale', async () => (await lab.headscale.nodes()).find((n) => n.name === 'cb-user' && n.online), 15_000);
+    expect(node.ipAddresses).toContain(await cb.ip4());
+
+    const health = await waitFor('/healthz 200', async () => {
+      const r = await lab.curl(probe, `http://${pod.lanIP}:9002/healthz`);
+      return r.status === 200 ? r : undefined;
+    }, 15_000);
+    expect(health.body.trim()).toBe('ok');
+
+    const metrics = await lab.curl(probe, `http://${pod.lanIP}:9002/metrics`);
+    expect(metrics.status).toBe(200);
+    // tailscaled's user metrics (LocalAPI usermetrics), proxied verbatim.
+    expect(metrics.body).toMatch(/^# TYPE tailscaled_\w+ /m);
+    expect(metrics.body).toMatch(/^tailscaled_health_messages\{/m);
+    // No secret ever reaches the logs.
+    expect(cb.proc.output()).not.toContain(key);
+    await cb.stop();
+    expect(cb.proc.exitInfo?.code).toBe(0);
+  }, 90_000);
+
+  it('(8) TS_EXTRA_ARGS=--relay-server-port=40000 is applied (prefs RelayServerPort) through `tailscale set`, never `tailscale up`', async () => {
+    const pod = await lab.addNode('pod8', { lan: true });
+    // A wrapper around the real CLI records every argv containerboot uses.
+    const binDir = path.join(pod.dir, 'bin');
+    fs.mkdirSync(binDir, { recursive: true });
+    const argvLog = path.join(pod.dir, 'tailscale-argv.log');
+    fs.writeFileSync(
+      path.join(binDir, 'tailscale'),
+      `#!/bin/sh\nprintf '%s\\n' "$*" | sed -e 's/--authkey=[^ ]*/--authkey=<authkey>/' -e 's/--auth-key=[^ ]*/--auth-key=<authkey>/' >> ${argvLog}\nexec ${TAILSCALE} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const key = await lab.createKey({ reusable: true });
+    const cb = lab.startContainerboot(pod, {
+      env: {
+        TS_AUTHKEY: key,
+        TS_HOSTNAME: 'cb-relay',
+        TS_EXTRA_ARGS: '--relay-server-port=40000',
+        PATH: `${binDir}:${TOOLS_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`,
+      },
+    });
+    await cb.waitRunning();
+    await cb.waitStartupComplete(20_000);
+    const prefs = await waitFor('RelayServerPort 40000 in prefs', async () => {
+      const p = await cb.prefs();
+      return p.RelayServerPort === 40000 ? p : undefined;
+    }, 15_000);
+    expect(prefs.RelayServerPort).toBe(40000);
+    const calls = fs.readFileSync(argvLog, 'utf8').trim().split('\n');
+    const ups = calls.filter((c) => / up( |$)/.test(` ${c}`));
+    const sets = calls.filter((c) => / set( |$)/.test(` ${c}`));
+    expect(ups.length, calls.join('\n')).toBeGreaterThanOrEqual(1);
+    for (const u of ups) expect(u).not.toContain('relay-server-port');
+    expect(sets.some((s) => s.includes('--relay-server-port=40000')), calls.join('\n')).toBe(true);
+    await cb.stop();
+  }, 90_000);
+
+  it('(5) TS_STATE_DIR keeps the node identity across a restart (no auth key the second time)', async () => {
+    const pod = await lab.addNode('pod5', { lan: true });
+    const stateDir = path.join(pod.dir, 'state');
+    fs.mkdirSync(stateDir);
+    const key = await lab.createKey({ reusable: false });
+    const first = lab.startContainerboot(pod, { env: { TS_AUTHKEY: key, TS_HOSTNAME: 'cb-persist', TS_STATE_DIR: stateDir }, name: 'containerboot-persist-1' });
+    const s1 = await first.waitRunning();
+    await first.waitStartupComplete(20_000);
+    await first.stop();
+    expect(first.proc.exitInfo?.code).toBe(0);
+    expect(fs.readdirSync(stateDir)).toContain('tailscaled.state');
+
+    // Same state dir, and the single-use key is spent: only the stored identity can log in.
+    const second = lab.startContainerboot(pod, { env: { TS_AUTHKEY: key, TS_HOSTNAME: 'cb-persist', TS_STATE_DIR: stateDir }, name: 'containerboot-persist-2' });
+    const s2 = await second.waitRunning();
+    await second.waitStartupComplete(20_000);
+    expect(s2.Self.PublicKey).toBe(s1.Self.PublicKey);
+    expect(s2.Self.ID).toBe(s1.Self.ID);
+    expect(s2.TailscaleIPs).toEqual(s1.TailscaleIPs);
+    const nodes = (await lab.headscale.nodes()).filter((n) => n.name.startsWith('cb-persist'));
+    expect(nodes).toHaveLength(1);
+    await second.stop();
+  }, 120_000);
+
+  it('(6) ephemeral key + in-memory state: SIGTERM removes the node from headscale within seconds and exits 0', async () => {
+    const pod = await lab.addNode('pod6', { lan: true });
+    const key = await lab.createKey({ ephemeral: true });
+    const cb = lab.startContainerboot(pod, { env: { TS_AUTHKEY: key, TS_HOSTNAME: 'cb-ephemeral' } });
+    await cb.waitRunning();
+    await cb.waitStartupComplete(20_000);
+    expect((await lab.headscale.nodes()).some((n) => n.name === 'cb-ephemeral')).toBe(true);
+    const t0 = Date.now();
+    cb.proc.signal('SIGTERM');
+    const exit = await cb.proc.waitExit(30_000);
+    expect(exit.code, cb.output().slice(-3000)).toBe(0);
+    await waitFor('cb-ephemeral gone from headscale', async () => !(await lab.headscale.nodes()).some((n) => n.name === 'cb-ephemeral'), 10_000);
+    expect(Date.now() - t0).toBeLessThan(15_000);
+  }, 90_000);
+});

@@ -1,0 +1,171 @@
+// Network-namespace lab for kernel tests and benchmarks: only namespaces we create (cbfw-*),
+// only processes we start, everything removed in cleanup() even after failures.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { RunnerInput, RunnerOutput } from './runner.js';
+
+const pexec = promisify(execFile);
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+export const NODE = path.join(ROOT, 'node_modules/.bin/node');
+
+export async function sh(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  if (opts.input !== undefined) {
+    return new Promise((resolve, reject) => {
+      const c = spawn(cmd, args);
+      let stdout = '', stderr = '';
+      c.stdout.on('data', (b) => (stdout += b));
+      c.stderr.on('data', (b) => (stderr += b));
+      c.on('error', reject);
+      c.on('close', (code) => {
+        const r = { code: code ?? 1, stdout, stderr };
+        if (r.code !== 0 && !opts.allowFail) reject(new Error(`${cmd} ${args.join(' ')} failed: ${stderr}`));
+        else resolve(r);
+      });
+      c.stdin.end(opts.input);
+    });
+  }
+  try {
+    const r = await pexec(cmd, args, { maxBuffer: 64 << 20 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };
+    if (opts.allowFail && typeof e.code === 'number') return { code: e.code, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+    throw new Error(`${cmd} ${args.join(' ')} failed: ${e.stderr || e.message}`);
+  }
+}
+
+/** Fails (never skips) with a message naming what is missing. */
+export async function requireTools(tools: string[]): Promise<void> {
+  const missing: string[] = [];
+  for (const t of tools) {
+    const r = await sh('sh', ['-c', `command -v ${t}`], { allowFail: true });
+    if (r.code !== 0) missing.push(t);
+  }
+  if (missing.length) throw new Error(`kernel firewall tests need these programs, which are missing: ${missing.join(', ')} (run scripts/setup.sh as root)`);
+}
+
+let bundled: Promise<string> | undefined;
+/** Bundles the runner (sources import `.js` paths that Node's type stripping cannot map). */
+export function runnerScript(): Promise<string> {
+  bundled ??= (async () => {
+    const { build } = await import('esbuild');
+    const dir = path.join(ROOT, 'node_modules/.cache/cbfw');
+    mkdirSync(dir, { recursive: true });
+    const outfile = path.join(dir, `runner-${process.pid}.mjs`);
+    await build({
+      entryPoints: [path.join(ROOT, 'test/firewall/helpers/runner.ts')], outfile, bundle: true, platform: 'node',
+      format: 'esm', target: 'node24', external: ['koffi'], logLevel: 'warning',
+      banner: { js: "import { createRequire as __cbCreateRequire } from 'node:module'; const require = __cbCreateRequire(import.meta.url);" },
+    });
+    return outfile;
+  })();
+  return bundled;
+}
+
+export class Lab {
+  readonly id = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  readonly namespaces: string[] = [];
+  private readonly children: ChildProcess[] = [];
+
+  /** Creates `cbfw-<role>-<id>`; fails with a clear message if namespaces cannot be created. */
+  async netns(role: string): Promise<string> {
+    const name = `cbfw-${role}-${this.id}`;
+    const r = await sh('ip', ['netns', 'add', name], { allowFail: true });
+    if (r.code !== 0) throw new Error(`cannot create network namespace ${name} (root and iproute2 are required): ${r.stderr.trim()}`);
+    this.namespaces.push(name);
+    await sh('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    return name;
+  }
+
+  exec(ns: string, cmd: string, args: string[], opts: { allowFail?: boolean; input?: string } = {}) {
+    return sh('ip', ['netns', 'exec', ns, cmd, ...args], opts);
+  }
+
+  /** Starts a long-running process in `ns`; killed (by PID) in cleanup. */
+  start(ns: string, cmd: string, args: string[]): ChildProcess {
+    const c = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(c);
+    return c;
+  }
+
+  /** Node HTTP server answering `<msg> saw client <addr>`; `/slow` answers after 1.5 s. */
+  async httpServer(ns: string, host: string, port: number, msg: string): Promise<void> {
+    const src = `const [h,p,msg]=process.argv.slice(1);require("http").createServer((q,s)=>{const a=()=>s.end(msg+" saw client "+q.socket.remoteAddress+"\\n");if(q.url==="/slow")setTimeout(a,1500);else a()}).listen(+p,h,()=>console.log("listening"))`;
+    const c = this.start(ns, NODE, ['-e', src, host, String(port), msg]);
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`server ${host}:${port} in ${ns} did not start`)), 10_000);
+      c.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('listening')) { clearTimeout(t); resolve(); } });
+      c.on('exit', (code) => { clearTimeout(t); reject(new Error(`server ${host}:${port} in ${ns} exited ${code}`)); });
+    });
+  }
+
+  /** Runs the engine inside `ns` in a fresh process. */
+  async runEngine(ns: string, input: RunnerInput): Promise<RunnerOutput> {
+    const script = await runnerScript();
+    const r = await this.exec(ns, NODE, [script, JSON.stringify(input)], { allowFail: true });
+    const line = r.stdout.trim().split('\n').pop() ?? '';
+    try {
+      return JSON.parse(line) as RunnerOutput;
+    } catch {
+      throw new Error(`engine runner in ${ns} printed no result (exit ${r.code}): ${r.stderr}`);
+    }
+  }
+
+  async cleanup(): Promise<void> {
+    for (const c of this.children) {
+      if (c.exitCode === null && c.pid) { try { process.kill(c.pid, 'SIGTERM'); } catch { /* gone */ } }
+    }
+    // `ip netns exec` forwards nothing; kill the servers themselves by deleting their namespaces' processes we own.
+    for (const c of this.children) await new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)));
+    for (const ns of this.namespaces) await sh('ip', ['netns', 'del', ns], { allowFail: true });
+    this.namespaces.length = 0;
+  }
+}
+
+/** The three-namespace topology of netfilter.md §4.1 (tailscale0 on the proxy side, mtu 1280). */
+export async function topology(lab: Lab): Promise<{ peer: string; proxy: string; back: string }> {
+  const peer = await lab.netns('peer');
+  const proxy = await lab.netns('proxy');
+  const back = await lab.netns('back');
+  await sh('ip', ['link', 'add', 'peer0', 'netns', peer, 'type', 'veth', 'peer', 'name', 'tailscale0', 'netns', proxy]);
+  await sh('ip', ['link', 'add', 'eth0', 'netns', proxy, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', back]);
+  const ipn = (ns: string, ...a: string[]) => sh('ip', ['-n', ns, ...a]);
+  await ipn(peer, 'addr', 'add', '100.64.0.2/24', 'dev', 'peer0');
+  await ipn(peer, 'link', 'set', 'peer0', 'up');
+  await ipn(proxy, 'addr', 'add', '100.64.0.1/24', 'dev', 'tailscale0');
+  await ipn(proxy, 'link', 'set', 'tailscale0', 'mtu', '1280');
+  await ipn(proxy, 'link', 'set', 'tailscale0', 'up');
+  await ipn(proxy, 'addr', 'add', '192.0.2.1/24', 'dev', 'eth0');
+  await ipn(proxy, 'link', 'set', 'eth0', 'up');
+  await ipn(back, 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0');
+  await ipn(back, 'link', 'set', 'eth0', 'up');
+  await ipn(back, 'route', 'add', 'default', 'via', '192.0.2.1');
+  await lab.exec(proxy, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  return { peer, proxy, back };
+}
+
+export type BackendName = 'nftables' | 'iptables-legacy' | 'iptables-nft';
+export const BACKENDS: BackendName[] = ['nftables', 'iptables-legacy', 'iptables-nft'];
+
+export function engineMode(b: BackendName): Pick<RunnerInput, 'mode' | 'variant'> {
+  if (b === 'nftables') return { mode: 'nftables' };
+  return { mode: 'iptables', variant: b === 'iptables-legacy' ? 'legacy' : 'nft' };
+}
+
+export function toolsFor(b: BackendName): string[] {
+  if (b === 'nftables') return ['nft', 'ip', 'curl', 'ss'];
+  const v = b === 'iptables-legacy' ? 'legacy' : 'nft';
+  return [`iptables-${v}-save`, `iptables-${v}-restore`, `ip6tables-${v}-save`, `ip6tables-${v}-restore`, 'ip', 'curl', 'ss'];
+}
+
+/** What is installed in `ns`, as text (nft ruleset or iptables-save of both families). */
+export async function dumpRules(lab: Lab, ns: string, b: BackendName): Promise<string> {
+  if (b === 'nftables') return (await lab.exec(ns, 'nft', ['list', 'ruleset'])).stdout;
+  const v = b === 'iptables-legacy' ? 'legacy' : 'nft';
+  const four = (await lab.exec(ns, `iptables-${v}-save`, [])).stdout;
+  const six = (await lab.exec(ns, `ip6tables-${v}-save`, [])).stdout;
+  return `${four}\n${six}`.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+}
