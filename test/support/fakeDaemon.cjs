@@ -8,3 +8,5 @@ process.on('SIGTERM', () => {
 });
 process.on('SIGINT', () => {});
 setInterval(() => {}, 1 << 30);
+// Tests can make the fake daemon "crash" with a chosen exit code.
+process.on('SIGUSR1', () => process.exit(Number(process.env.FAKE_TAILSCALED_USR1_EXIT ?? 3)));

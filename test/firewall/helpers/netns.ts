@@ -115,11 +115,14 @@ export class Lab {
   }
 
   async cleanup(): Promise<void> {
-    for (const c of this.children) {
-      if (c.exitCode === null && c.pid) { try { process.kill(c.pid, 'SIGTERM'); } catch { /* gone */ } }
-    }
-    // `ip netns exec` forwards nothing; kill the servers themselves by deleting their namespaces' processes we own.
-    for (const c of this.children) await new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)));
+    const running = (c: ChildProcess) => c.exitCode === null && c.signalCode === null;
+    // `ip netns exec` execs the command, so each child PID is the server itself.
+    const exits = this.children.filter(running).map((c) => new Promise((r) => {
+      c.once('exit', r);
+      setTimeout(r, 5000);
+      try { process.kill(c.pid!, 'SIGTERM'); } catch { r(null); }
+    }));
+    await Promise.all(exits);
     for (const ns of this.namespaces) await sh('ip', ['netns', 'del', ns], { allowFail: true });
     this.namespaces.length = 0;
   }
