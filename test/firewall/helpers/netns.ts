@@ -1,7 +1,7 @@
 // Network-namespace lab for kernel tests and benchmarks: only namespaces we create (cbfw-*),
 // only processes we start, everything removed in cleanup() even after failures.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -60,6 +60,7 @@ export function runnerScript(): Promise<string> {
       format: 'esm', target: 'node24', external: ['koffi'], logLevel: 'warning',
       banner: { js: "import { createRequire as __cbCreateRequire } from 'node:module'; const require = __cbCreateRequire(import.meta.url);" },
     });
+    process.once('exit', () => { try { unlinkSync(outfile); } catch { /* already gone */ } });
     return outfile;
   })();
   return bundled;
