@@ -8,5 +8,11 @@ process.on('SIGTERM', () => {
 });
 process.on('SIGINT', () => {});
 setInterval(() => {}, 1 << 30);
+// Leave orphans behind: grandchildren whose parent exits at once get re-parented to PID 1.
+const orphans = Number(process.env.FAKE_TAILSCALED_ORPHANS ?? 0);
+if (orphans > 0) {
+  const { spawnSync } = require('node:child_process');
+  for (let i = 0; i < orphans; i++) spawnSync('sh', ['-c', '(sleep 0.3; exit 7) & exit 0']);
+}
 // Tests can make the fake daemon "crash" with a chosen exit code.
 process.on('SIGUSR1', () => process.exit(Number(process.env.FAKE_TAILSCALED_USR1_EXIT ?? 3)));
