@@ -1,7 +1,7 @@
 // Runs the firewall engine (or the singleton proxies on top of it) inside the current network
 // namespace: tests start it with `ip netns exec <ns> node runner.mjs '<json>'` after bundling.
 // Prints one JSON line: { ok, error?, code?, name?, spawns, nftCalls, ms[] }.
-import { createBackendFirewall } from '../../../src/firewall/create.js';
+import { createBackendFirewall, createFirewall } from '../../../src/firewall/create.js';
 import { nftStats } from '../../../src/firewall/libnftables.js';
 import { spawnStats } from '../../../src/firewall/spawn.js';
 import type { ProxyRule } from '../../../src/firewall/types.js';
@@ -18,6 +18,8 @@ export interface RunnerStep {
 
 export interface RunnerInput {
   mode: 'nftables' | 'iptables';
+  /** When set, the firewall comes from createFirewall(env) (mode detection) instead of `mode`. */
+  env?: Record<string, string>;
   variant?: 'legacy' | 'nft';
   steps: RunnerStep[];
 }
@@ -32,6 +34,9 @@ export interface RunnerOutput {
   nftCalls: number;
   ms: number[];
   logs: string[];
+  /** The engine's mode and IPv6 NAT availability. */
+  mode?: string;
+  ipv6nat?: boolean;
 }
 
 async function main(): Promise<void> {
@@ -40,7 +45,13 @@ async function main(): Promise<void> {
   setLogSink((l) => logs.push(l.trimEnd()));
   const out: RunnerOutput = { ok: true, spawns: 0, nftCalls: 0, ms: [], logs };
   try {
-    const fw = await createBackendFirewall({ mode: input.mode, variant: input.variant });
+    // Programs are found through the process's PATH, as in containerboot.
+    if (input.env?.PATH) process.env.PATH = input.env.PATH;
+    const fw = input.env
+      ? await createFirewall({ PATH: process.env.PATH, ...input.env })
+      : await createBackendFirewall({ mode: input.mode, variant: input.variant });
+    out.mode = fw.mode;
+    out.ipv6nat = fw.hasIPv6NAT();
     const s0 = spawnStats.count, n0 = nftStats.calls;
     for (const step of input.steps) {
       const t = performance.now();
