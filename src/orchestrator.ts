@@ -216,6 +216,7 @@ class Boot {
       if (!this.shutdownDone) this.lc.died.abort(new DaemonExitedError('tailscaled exited'));
     });
     log(`Waiting for tailscaled socket at ${s.socket}`);
+    void this.client.warmUp();
     try {
       await waitForSocket(s.socket, boot);
     } catch (e) {

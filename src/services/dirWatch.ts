@@ -26,7 +26,7 @@ export const DEFAULT_TICK_MS = 5_000;
  * Starts watching `dir`. Throws `failed to add fsnotify watch: <err>` when the directory
  * cannot be watched because it does not exist (upstream treats that as fatal).
  */
-export async function watchDir(dir: string, onChange: () => void, opts: DirWatchOptions): Promise<DirWatch> {
+export async function watchDir(dir: string, onChange: (via: 'watch' | 'tick') => void, opts: DirWatchOptions): Promise<DirWatch> {
   try {
     const st = await stat(dir);
     if (!st.isDirectory()) throw new Error(`${dir} is not a directory`);
@@ -39,14 +39,14 @@ export async function watchDir(dir: string, onChange: () => void, opts: DirWatch
     if (timer !== undefined) return;
     mode = 'tick';
     opts.onFallback(err);
-    timer = setInterval(() => { opts.onTick(); onChange(); }, opts.tickMs ?? DEFAULT_TICK_MS);
+    timer = setInterval(() => { opts.onTick(); onChange('tick'); }, opts.tickMs ?? DEFAULT_TICK_MS);
     timer.unref?.();
   };
   let watcher: ReturnType<typeof chokidar.watch> | undefined;
   try {
     watcher = (opts.watch ?? chokidar.watch)(dir, { ignoreInitial: true, depth: 0, followSymlinks: false, persistent: false });
-    watcher.on('all', () => onChange());
-    watcher.on('raw', () => onChange());
+    watcher.on('all', () => onChange('watch'));
+    watcher.on('raw', () => onChange('watch'));
     await new Promise<void>((resolve, reject) => {
       watcher!.once('ready', resolve);
       watcher!.once('error', reject);

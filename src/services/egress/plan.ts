@@ -11,8 +11,12 @@ export type PortMapRule = Extract<ProxyRule, { kind: 'portmap' }>;
 /** Resolves an FQDN target to prefixes (`100.64.0.2/32`); throws when it cannot. */
 export type TargetResolver = (fqdn: string) => string[];
 
-/** Group holding the SNAT and MSS-clamp rules shared by all egress targets. */
-export const EGRESS_SNAT_GROUP = 'egress-svc-snat';
+/**
+ * Each service owns one group: its port maps, the SNAT rules for its targets and the (shared,
+ * ensure-only) MSS clamp. Services with a common target each carry an identical SNAT rule, which
+ * is harmless and lets a service's removal take exactly its own rules with it; a moved target
+ * rewrites only that service's chains.
+ */
 export function egressGroup(svc: string): string {
   return `egress-svc:${svc}`;
 }
@@ -151,9 +155,6 @@ export function planEgress(inp: EgressPlanInput): EgressPlan {
 
   let services: Map<string, EgressServiceStatus> | null = null;
   const own = ownAddrByFamily(inp.selfAddrs);
-  const snat: ProxyRule[] = [];
-  const snatSeen = new Set<string>();
-  const clampFamilies = new Set<Family>();
   if (inp.configs.size > 0) {
     services = new Map();
     for (const [svc, cfg] of inp.configs) {
@@ -161,25 +162,24 @@ export function planEgress(inp: EgressPlanInput): EgressPlan {
       const upd = portMapUpdates(svc, cfg, ips, recorded?.get(svc), logs);
       add.push(...upd.add);
       del.push(...upd.del);
-      groups[egressGroup(svc)] = cross(svc, ips, cfg.ports);
+      const rules: ProxyRule[] = cross(svc, ips, cfg.ports);
       // Return traffic from the target must come back to this node: SNAT to our own address.
+      const families = new Set<Family>();
       for (const ip of ips) {
-        if (snatSeen.has(ip)) continue;
-        snatSeen.add(ip);
         const fam = familyOf(ip);
         const src = own[fam];
         if (src === undefined) {
           logs.push(`no valid local IP: invalid IP (no IPv${fam} tailnet address to SNAT traffic for egress service ${svc} target ${ip})`);
           continue;
         }
-        snat.push({ kind: 'snat', family: fam, dst: ip, src });
-        clampFamilies.add(fam);
+        rules.push({ kind: 'snat', family: fam, dst: ip, src });
+        families.add(fam);
       }
+      for (const fam of [...families].sort()) rules.push({ kind: 'clamp-mss', family: fam });
+      groups[egressGroup(svc)] = rules;
       services.set(svc, { ports: cfg.ports, tailnetTargetIPs: ips, tailnetTarget: cfg.tailnetTarget });
     }
   }
-  for (const fam of [...clampFamilies].sort()) snat.push({ kind: 'clamp-mss', family: fam });
-  groups[EGRESS_SNAT_GROUP] = snat;
 
   const status: EgressStatus = { podIPv4: inp.podIPv4, podIPv6: inp.podIPv6, services };
   const before = inp.status === undefined ? undefined : servicesJSON(inp.status.services);

@@ -11,7 +11,7 @@ import { resolveTailnetFQDN } from '../../proxies/resolveTailnetFQDN.js';
 import type { Settings } from '../../settings/types.js';
 import { watchDir, type DirWatch } from '../dirWatch.js';
 import { SyncLoop } from '../syncLoop.js';
-import { ConfigFileError, readEgressConfigs } from './config.js';
+import { ConfigFileError, readEgressConfigs, type EgressConfigs } from './config.js';
 import { planEgress } from './plan.js';
 import { EGRESS_STATUS_KEY, isOwnStatus, parseEgressStatus, serializeEgressStatus, type EgressStatus } from './status.js';
 import { targetResolverFor, type FullResolver } from './targets.js';
@@ -54,6 +54,9 @@ export class EgressServices {
   /** Own addresses and FQDN resolutions the current rules were built from. */
   private syncedAddrs: string | undefined;
   private syncedTargets = new Map<string, string[]>();
+  /** Parsed config of the last read; re-read only after a file event (netmap syncs reuse it). */
+  private configs: EgressConfigs | undefined;
+  private configDirty = true;
 
   constructor(private readonly deps: EgressServicesDeps) {
     this.log = deps.log ?? defaultLog;
@@ -77,7 +80,7 @@ export class EgressServices {
     try {
       this.setNetmap(netmap);
       await this.loadStatus();
-      this.watcher = await watchDir(this.dir, () => this.onFileEvent(), {
+      this.watcher = await watchDir(this.dir, (via) => this.onFileEvent(via), {
         onFallback: (err) => this.log(`failed to create fsnotify watcher, timer-only mode: ${err.message}`),
         onTick: () => this.log('periodic sync, ensuring firewall config is up to date...'),
         tickMs: this.deps.tickMs,
@@ -106,8 +109,9 @@ export class EgressServices {
     if (isOwnStatus(st, podIPv4, podIPv6)) this.status = st;
   }
 
-  private onFileEvent(): void {
-    if (!this.loop.pending) this.log('config file change detected, ensuring firewall config is up to date...');
+  private onFileEvent(via: 'watch' | 'tick'): void {
+    this.configDirty = true;
+    if (via === 'watch' && !this.loop.pending) this.log('config file change detected, ensuring firewall config is up to date...');
     this.requestSync();
   }
 
@@ -156,14 +160,18 @@ export class EgressServices {
   }
 
   private async sync(): Promise<void> {
-    let configs;
-    try {
-      configs = await readEgressConfigs(this.dir);
-    } catch (e) {
-      if (!(e instanceof ConfigFileError)) throw e;
-      this.log(`${e.message}; keeping the current egress firewall rules and status`);
-      return;
+    if (this.configDirty || this.configs === undefined) {
+      this.configDirty = false;
+      try {
+        this.configs = await readEgressConfigs(this.dir);
+      } catch (e) {
+        if (!(e instanceof ConfigFileError)) throw e;
+        this.configs = undefined;
+        this.log(`${e.message}; keeping the current egress firewall rules and status`);
+        return;
+      }
     }
+    const configs = this.configs;
     const { podIPv4, podIPv6 } = this.deps.settings;
     const selfAddrs = this.selfAddrs();
     const plan = planEgress({
