@@ -20,7 +20,7 @@ export interface SecretPermissions {
 /**
  * get and update are required (a denial is an error; a failed check is only logged, as upstream);
  * patch and create are probed, a failed probe counting as "not allowed". The four reviews are
- * independent, so they are sent together to save round trips at boot.
+ * independent, so they are queued together rather than awaited one by one.
  */
 export async function checkSecretPermissions(client: KubeClient, namespace: string, secret: string, signal?: AbortSignal): Promise<SecretPermissions> {
   const verbs = ['get', 'update', 'patch', 'create'] as const;
