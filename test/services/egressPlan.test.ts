@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseEgressConfigs, type EgressServiceConfig, type PortMap } from '../../src/services/egress/config.js';
-import { EGRESS_SNAT_GROUP, planEgress, portMapRule, portMapUpdates, type EgressPlanInput } from '../../src/services/egress/plan.js';
+import { planEgress, portMapRule, portMapUpdates, type EgressPlanInput } from '../../src/services/egress/plan.js';
 import { parseEgressStatus, serializeEgressStatus, type EgressServiceStatus, type EgressStatus } from '../../src/services/egress/status.js';
 
 const tcp80: PortMap = { protocol: 'tcp', matchPort: 4003, targetPort: 80 };
@@ -106,12 +106,12 @@ describe('planEgress', () => {
   it('nothing wanted, nothing recorded: no write, empty SNAT group', () => {
     const p = planEgress(base({}));
     expect(p.statusChanged).toBe(false);
-    expect(p.groups).toEqual({ [EGRESS_SNAT_GROUP]: [] });
+    expect(p.groups).toEqual({});
   });
   it('new FQDN service: port maps, SNAT from own address of the same family, clamps, status', () => {
     const p = planEgress(base({ configs: new Map([['foo', foo]]) }));
-    expect(p.groups['egress-svc:foo']).toEqual([portMapRule('foo', '100.64.0.2', tcp80), portMapRule('foo', 'fd7a:115c:a1e0::2', tcp80)]);
-    expect(p.groups[EGRESS_SNAT_GROUP]).toEqual([
+    expect(p.groups['egress-svc:foo']).toEqual([
+      portMapRule('foo', '100.64.0.2', tcp80), portMapRule('foo', 'fd7a:115c:a1e0::2', tcp80),
       { kind: 'snat', family: 4, dst: '100.64.0.2', src: '100.64.0.1' },
       { kind: 'snat', family: 6, dst: 'fd7a:115c:a1e0::2', src: 'fd7a:115c:a1e0::1' },
       { kind: 'clamp-mss', family: 4 }, { kind: 'clamp-mss', family: 6 },
@@ -123,7 +123,7 @@ describe('planEgress', () => {
   it('drops IPv6 targets without IPv6 NAT, and says so for IPv6 IP targets', () => {
     const ip6: EgressServiceConfig = { healthCheckEndpoint: '', tailnetTarget: { ip: 'fd7a:115c:a1e0::5', fqdn: '' }, ports: [tcp80] };
     const p = planEgress(base({ hasIPv6NAT: false, configs: new Map([['foo', foo], ['six', ip6]]) }));
-    expect(p.groups['egress-svc:foo']).toEqual([portMapRule('foo', '100.64.0.2', tcp80)]);
+    expect(p.groups['egress-svc:foo']).toEqual([portMapRule('foo', '100.64.0.2', tcp80), { kind: 'snat', family: 4, dst: '100.64.0.2', src: '100.64.0.1' }, { kind: 'clamp-mss', family: 4 }]);
     expect(p.groups['egress-svc:six']).toEqual([]);
     expect(p.logs).toContain('tailnet target is an IPv6 address, but this host does not support IPv6 in the chosen firewall mode. This will probably not work.');
     // The unfiltered resolution is remembered for resync detection.
@@ -142,17 +142,24 @@ describe('planEgress', () => {
     const first = planEgress(base({ configs: new Map([['foo', foo]]) }));
     const p = planEgress(base({ status: first.status }));
     expect(p.logs).toEqual(['service foo is no longer required, deleting']);
-    expect(p.groups).toEqual({ 'egress-svc:foo': [], [EGRESS_SNAT_GROUP]: [] });
+    expect(p.groups).toEqual({ 'egress-svc:foo': [] });
     expect(p.del).toEqual([portMapRule('foo', '100.64.0.2', tcp80), portMapRule('foo', 'fd7a:115c:a1e0::2', tcp80)]);
     expect(p.statusChanged).toBe(true);
     expect(serializeEgressStatus(p.status)).toBe('{"podIPv4":"10.0.0.1","services":null}');
     // And once written, the empty status is stable.
     expect(planEgress(base({ status: p.status })).statusChanged).toBe(false);
   });
-  it('shares one SNAT rule between services with the same target and uses new own addresses', () => {
+  it('each service with a common target carries the SNAT rule (own new addresses used)', () => {
     const foo2 = { ...foo, ports: [udp53] };
     const p = planEgress(base({ selfAddrs: ['100.64.0.77/32'], hasIPv6NAT: false, configs: new Map([['foo', foo], ['foo2', foo2]]) }));
-    expect(p.groups[EGRESS_SNAT_GROUP]).toEqual([{ kind: 'snat', family: 4, dst: '100.64.0.2', src: '100.64.0.77' }, { kind: 'clamp-mss', family: 4 }]);
+    const snat = { kind: 'snat', family: 4, dst: '100.64.0.2', src: '100.64.0.77' };
+    expect(p.groups['egress-svc:foo']).toContainEqual(snat);
+    expect(p.groups['egress-svc:foo2']).toContainEqual(snat);
+  });
+  it('no own address of the target family: no SNAT, logged', () => {
+    const p = planEgress(base({ selfAddrs: ['100.64.0.1/32'], configs: new Map([['foo', foo]]) }));
+    expect(p.groups['egress-svc:foo'].filter((r) => r.kind === 'snat')).toEqual([{ kind: 'snat', family: 4, dst: '100.64.0.2', src: '100.64.0.1' }]);
+    expect(p.logs[0]).toMatch(/^no valid local IP: invalid IP/);
   });
   it('unchanged config and status: no status change', () => {
     const first = planEgress(base({ configs: new Map([['foo', foo]]) }));

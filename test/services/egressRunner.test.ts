@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EgressServices } from '../../src/services/egress/runner.js';
-import { EGRESS_SNAT_GROUP } from '../../src/services/egress/plan.js';
 import type { NetmapState } from '../../src/netmap/types.js';
 import { collectLogs, eventually, FakeFirewall, FakeKube, netmap, node } from './fakes.js';
 import { KubeletDir } from './kubeletDir.js';
@@ -91,8 +90,11 @@ describe('EgressServices runner', () => {
     await t.eg.idle();
     expect(t.lines).toContain('backend addresses for egress target "foo.tailnetxyz.ts.net" have changed old IPs [100.64.0.2/32], new IPs [100.64.0.9/32] trigger egress config resync');
     expect(t.fw.batches).toHaveLength(2);
-    expect(Object.keys(t.fw.batches[1]).sort()).toEqual([EGRESS_SNAT_GROUP, 'egress-svc:foo']);
-    expect(t.fw.groups.get('egress-svc:foo')).toEqual([{ kind: 'portmap', family: 4, svc: 'foo', proto: 'tcp', matchPort: 1, targetIP: '100.64.0.9', targetPort: 1 }]);
+    expect(Object.keys(t.fw.batches[1])).toEqual(['egress-svc:foo']);
+    expect(t.fw.groups.get('egress-svc:foo')).toEqual([
+      { kind: 'portmap', family: 4, svc: 'foo', proto: 'tcp', matchPort: 1, targetIP: '100.64.0.9', targetPort: 1 },
+      { kind: 'snat', family: 4, dst: '100.64.0.9', src: '100.64.0.1' }, { kind: 'clamp-mss', family: 4 },
+    ]);
   });
 
   it('resyncs on Tailscale Service and 4via6 target changes (upstream does not)', async () => {
