@@ -34,6 +34,9 @@ export function canonicalJSON(v: unknown): string {
 }
 
 /** A JSON string literal as Go's encoding/json writes it (HTML-safe escaping). */
+const PLAIN = /^[A-Za-z0-9 _.,:;/+=@%!#$()*?[\]{}|~^'-]*$/;
+
 export function goQuote(s: string): string {
+  if (PLAIN.test(s)) return `"${s}"`; // nothing to escape (the common case: names, IPs)
   return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -159,3 +159,20 @@ describe('EgressServices runner', () => {
     expect((await t.eg.failed).message).toBe('nft: boom');
   });
 });
+
+describe('EgressServices batches', () => {
+  it('sends an emptied group once, and nothing when nothing changed', async () => {
+    const dir = await KubeletDir.create({ 'egress-services': fooCfg() });
+    const fw = new FakeFirewall();
+    const eg = new EgressServices({ settings: { egressProxiesCfgPath: dir.dir, podIPv4: '10.0.0.1', podIPv6: '' }, firewall: fw, log: () => {} });
+    cleanup.push(async () => { await eg.close(); await dir.remove(); });
+    await eg.start(netmap(SELF, [peerFoo()]));
+    await dir.update({ 'egress-services': '{}' });
+    await eventually(() => fw.batches.length === 2);
+    expect(fw.batches[1]).toEqual({ 'egress-svc:foo': [] });
+    await dir.update({ 'egress-services': '{} ' });
+    await new Promise((r) => setTimeout(r, 100));
+    await eg.idle();
+    expect(fw.batches).toHaveLength(2);
+  });
+});

@@ -36,6 +36,8 @@ export interface EgressPlanInput {
 export interface EgressPlan {
   /** Full desired rules of every group this plan knows about (removed services map to []). */
   groups: Record<string, ProxyRule[]>;
+  /** A cheap identity of each group's rules: equal keys mean equal rules. */
+  groupKeys: Record<string, string>;
   /** Upstream's incremental view of the same change, in its order (for logs and parity tests). */
   add: PortMapRule[];
   del: PortMapRule[];
@@ -58,6 +60,23 @@ export function portMapRule(svc: string, targetIP: string, pm: PortMap): PortMap
   };
 }
 
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+// Parsed resolver prefixes, remembered across syncs (a netmap repeats the same few thousand).
+const prefixCache = new Map<string, { text: string; family: Family } | null>();
+function prefixAddr(p: string): { text: string; family: Family } | null {
+  let r = prefixCache.get(p);
+  if (r === undefined) {
+    const pr = tryParsePrefix(p);
+    r = pr === undefined ? null : { text: pr.addr.text, family: pr.addr.family };
+    if (prefixCache.size > 20_000) prefixCache.clear();
+    prefixCache.set(p, r);
+  }
+  return r;
+}
+
 function cross(svc: string, ips: string[], ports: PortMap[]): PortMapRule[] {
   const out: PortMapRule[] = [];
   for (const ip of ips) for (const pm of ports) out.push(portMapRule(svc, ip, pm));
@@ -70,6 +89,9 @@ function cross(svc: string, ips: string[], ports: PortMap[]): PortMapRule[] {
  */
 export function portMapUpdates(svc: string, cfg: EgressServiceConfig, targetIPs: string[], recorded: EgressServiceStatus | undefined, logs: string[] = []): { add: PortMapRule[]; del: PortMapRule[] } {
   if (recorded === undefined) return { add: cross(svc, targetIPs, cfg.ports), del: [] };
+  if (targetIPs.length > 0 && sameList(targetIPs, recorded.tailnetTargetIPs) && sameList(cfg.ports.map(portKey), recorded.ports.map(portKey))) {
+    return { add: [], del: [] };
+  }
   if (targetIPs.length === 0) {
     logs.push(`tailnet target for egress service ${svc} does not have any backend addresses, deleting all rules`);
     return { add: [], del: cross(svc, recorded.tailnetTargetIPs, recorded.ports) };
@@ -118,10 +140,10 @@ function targetIPsFor(svc: string, cfg: EgressServiceConfig, inp: EgressPlanInpu
   resolved.set(t.fqdn, prefixes);
   const out: string[] = [];
   for (const p of prefixes) {
-    const pr = tryParsePrefix(p);
-    if (pr === undefined) continue;
-    if (pr.addr.family === 6 && !inp.hasIPv6NAT) continue;
-    if (!out.includes(pr.addr.text)) out.push(pr.addr.text);
+    const a = prefixAddr(p);
+    if (a === null) continue;
+    if (a.family === 6 && !inp.hasIPv6NAT) continue;
+    if (!out.includes(a.text)) out.push(a.text);
   }
   void svc;
   return out;
@@ -140,6 +162,7 @@ export function ownAddrByFamily(selfAddrs: string[] | undefined): Partial<Record
 export function planEgress(inp: EgressPlanInput): EgressPlan {
   const logs: string[] = [];
   const groups: Record<string, ProxyRule[]> = {};
+  const groupKeys: Record<string, string> = {};
   const add: PortMapRule[] = [];
   const del: PortMapRule[] = [];
   const resolved = new Map<string, string[]>();
@@ -151,6 +174,7 @@ export function planEgress(inp: EgressPlanInput): EgressPlan {
     logs.push(`service ${svc} is no longer required, deleting`);
     del.push(...cross(svc, st.tailnetTargetIPs, st.ports));
     groups[egressGroup(svc)] = [];
+    groupKeys[egressGroup(svc)] = '';
   }
 
   let services: Map<string, EgressServiceStatus> | null = null;
@@ -177,6 +201,8 @@ export function planEgress(inp: EgressPlanInput): EgressPlan {
       }
       for (const fam of [...families].sort()) rules.push({ kind: 'clamp-mss', family: fam });
       groups[egressGroup(svc)] = rules;
+      // The rules are a function of these inputs only.
+      groupKeys[egressGroup(svc)] = rules.length === 0 ? '' : `${ips.join(',')}|${cfg.ports.map(portKey).join(',')}|${own[4] ?? ''}|${own[6] ?? ''}`;
       services.set(svc, { ports: cfg.ports, tailnetTargetIPs: ips, tailnetTarget: cfg.tailnetTarget });
     }
   }
@@ -186,5 +212,5 @@ export function planEgress(inp: EgressPlanInput): EgressPlan {
   // An absent status and an empty one are the same "nothing" (no write needed).
   const emptyNow = services === null;
   const statusChanged = before === undefined ? !emptyNow : before !== servicesJSON(services) && !(emptyNow && (inp.status?.services?.size ?? 0) === 0);
-  return { groups, add, del, status, statusChanged, resolved, logs };
+  return { groups, groupKeys, add, del, status, statusChanged, resolved, logs };
 }

@@ -32,10 +32,6 @@ function addrsKey(a: string[] | undefined): string {
   return a === undefined ? '' : a.join(',');
 }
 
-function rulesKey(rules: ProxyRule[]): string {
-  return JSON.stringify(rules);
-}
-
 export class EgressServices {
   /** Resolves with the error that must end containerboot (`egress proxy failed: <err>`). */
   readonly failed: Promise<Error>;
@@ -51,6 +47,8 @@ export class EgressServices {
   private status: EgressStatus | undefined;
   /** Last applied rules per group (serialized), to send only changed groups. */
   private readonly applied = new Map<string, string>();
+  /** Groups emptied by this process (an empty group is sent once, then no more). */
+  private readonly cleared = new Set<string>();
   /** Own addresses and FQDN resolutions the current rules were built from. */
   private syncedAddrs: string | undefined;
   private syncedTargets = new Map<string, string[]>();
@@ -183,18 +181,18 @@ export class EgressServices {
     const batch: Record<string, ProxyRule[]> = {};
     const keys = new Map<string, string>();
     for (const [g, rules] of Object.entries(plan.groups)) {
-      const k = rulesKey(rules);
-      if (this.applied.get(g) !== k) { batch[g] = rules; keys.set(g, k); }
+      const k = plan.groupKeys[g];
+      const changed = k === '' ? !this.cleared.has(g) : this.applied.get(g) !== k;
+      if (changed) { batch[g] = rules; keys.set(g, k); }
     }
     // Groups applied earlier in this process that the plan no longer mentions.
     for (const g of this.applied.keys()) {
-      if (!(g in plan.groups)) { batch[g] = []; keys.set(g, '[]'); }
+      if (!(g in plan.groups)) { batch[g] = []; keys.set(g, ''); }
     }
     if (keys.size > 0) {
       await this.deps.firewall.apply(batch);
       for (const [g, k] of keys) {
-        if (k === '[]') this.applied.delete(g);
-        else this.applied.set(g, k);
+        if (k === '') { this.applied.delete(g); this.cleared.add(g); } else { this.applied.set(g, k); this.cleared.delete(g); }
       }
     }
     if (plan.statusChanged) {

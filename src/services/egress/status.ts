@@ -28,11 +28,19 @@ function serviceJSON(s: EgressServiceStatus): string {
   return `{"ports":${portsJSON(s.ports)},"tailnetTargetIPs":${ips},"tailnetTarget":{"ip":${goQuote(s.tailnetTarget.ip)},"fqdn":${goQuote(s.tailnetTarget.fqdn)}}}`;
 }
 
+// Status maps are never mutated after they are built, so their JSON can be remembered.
+const jsonCache = new WeakMap<Map<string, EgressServiceStatus>, string>();
+
 /** The `services` member only: also the equality key for "status changed" (pod IPs ignored). */
 export function servicesJSON(services: Map<string, EgressServiceStatus> | null): string {
   if (services === null) return 'null';
-  const names = [...services.keys()].sort();
-  return `{${names.map((n) => `${goQuote(n)}:${serviceJSON(services.get(n)!)}`).join(',')}}`;
+  let j = jsonCache.get(services);
+  if (j === undefined) {
+    const names = [...services.keys()].sort();
+    j = `{${names.map((n) => `${goQuote(n)}:${serviceJSON(services.get(n)!)}`).join(',')}}`;
+    jsonCache.set(services, j);
+  }
+  return j;
 }
 
 export function serializeEgressStatus(st: EgressStatus): string {
