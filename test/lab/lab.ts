@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { LabProcess, livePids, run, runOk, sleep, spawnInNs, waitFor } from './proc.js';
+import { LabProcess, WaitAbort, livePids, run, runOk, sleep, spawnInNs, waitFor } from './proc.js';
 import { localapi, localapiJSON } from './localapi.js';
 import { CONTAINERBOOT, HEADSCALE, NODE24, REPO_ROOT, TAILSCALE, TAILSCALED, TOOLS_BIN, assertPrerequisites, ensureBundle } from './tools.js';
 
@@ -211,7 +211,7 @@ taildrop:
     });
     const proc = this.proc;
     await waitFor('headscale /health', async () => {
-      if (!proc.running) throw new Error(`headscale exited: ${proc.tail()}`);
+      if (!proc.running) throw new WaitAbort(`headscale exited: ${proc.tail()}`);
       const r = await run('ip', ['netns', 'exec', this.node.ns, 'curl', '-sf', '--max-time', '1', `${LOGIN_SERVER}/health`], { timeoutMs: 3000 });
       return r.code === 0 && fs.existsSync(path.join(this.node.dir, 'headscale.sock'));
     }, 20_000, 100);
@@ -311,7 +311,7 @@ export class Peer {
       logPath: path.join(this.node.dir, 'tailscaled.log'),
     });
     await waitFor(`${this.hostname} LocalAPI socket`, () => {
-      if (!this.proc.running) throw new Error(`tailscaled exited: ${this.proc.tail()}`);
+      if (!this.proc.running) throw new WaitAbort(`tailscaled exited: ${this.proc.tail()}`);
       return fs.existsSync(this.socket);
     }, 15_000, 50);
   }
@@ -379,7 +379,7 @@ export class Containerboot {
   /** Resolves when containerboot's tailscaled reports Running (polled over the LocalAPI). */
   async waitRunning(timeoutMs = 45_000): Promise<any> {
     return waitFor(`containerboot in ${this.node.role} to reach Running`, async () => {
-      if (!this.proc.running) throw new Error(`containerboot exited (${this.proc.exitInfo?.code}): ${this.proc.tail()}`);
+      if (!this.proc.running) throw new WaitAbort(`containerboot exited (${this.proc.exitInfo?.code ?? this.proc.exitInfo?.signal}) before Running; output tail:\n${this.redact(this.proc.tail(60))}`);
       if (!fs.existsSync(this.socket)) return undefined;
       const s = await localapiJSON(this.socket, 'status');
       return s.BackendState === 'Running' && (s.TailscaleIPs?.length ?? 0) > 0 ? s : undefined;
@@ -418,9 +418,12 @@ export class Containerboot {
 
   /** Output with auth keys replaced (safe to print in assertion messages). */
   output(): string {
-    let out = this.proc.output();
-    for (const k of [this.env.TS_AUTHKEY, this.env.TS_AUTH_KEY]) if (k) out = out.replaceAll(k, '<authkey>');
-    return out;
+    return this.redact(this.proc.output());
+  }
+
+  redact(s: string): string {
+    for (const k of [this.env.TS_AUTHKEY, this.env.TS_AUTH_KEY]) if (k) s = s.replaceAll(k, '<authkey>');
+    return s;
   }
 
   async stop(graceMs = 15_000) {
@@ -653,4 +656,4 @@ export class Lab {
   }
 }
 
-export { sleep, waitFor };
+export { sleep, waitFor, WaitAbort };

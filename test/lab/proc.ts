@@ -170,6 +170,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
+/** Thrown from a waitFor() callback to stop waiting at once (e.g. the process under test exited). */
+export class WaitAbort extends Error {}
+
 /** Polls `fn` until it returns a truthy value or the timeout passes (then throws with `what`). */
 export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs: number, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -179,6 +182,7 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
       const v = await fn();
       if (v) return v as T;
     } catch (e) {
+      if (e instanceof WaitAbort) throw e;
       lastErr = e;
     }
     if (Date.now() > deadline) {

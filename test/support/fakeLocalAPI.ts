@@ -57,6 +57,9 @@ export class FakeLocalAPI {
   dnsConfigStatus = 200;
   usermetrics = '# HELP tailscaled_health_messages Number of health messages\n# TYPE tailscaled_health_messages gauge\ntailscaled_health_messages{type="warning"} 0\n';
   cliHandler: CLIHandler = () => 0;
+  /** Replaces the generated first message of the n-th watch (0-based) with a raw line, e.g. from a recorded transcript. */
+  rawInitial?: (watchIndex: number, mask: number) => string | undefined;
+  private watchCount = 0;
   private watchers = new Set<Watcher>();
   private server?: http.Server;
   private readonly listeners = new Set<() => void>();
@@ -222,7 +225,10 @@ export class FakeLocalAPI {
     if (mask & 65536) { res.writeHead(400); res.end('NotifyInProcessNoDisconnect is not allowed\n'); return; }
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
-    if (INITIAL_BITS.some((b) => mask & b)) {
+    const raw = this.rawInitial?.(this.watchCount++, mask);
+    if (raw !== undefined) {
+      res.write(`${raw}\n`);
+    } else if (INITIAL_BITS.some((b) => mask & b)) {
       const first: Record<string, unknown> = {};
       if (mask & 2) first.State = STATES.indexOf(this.state);
       if (mask & 4) first.Prefs = this.prefs;
