@@ -26,7 +26,9 @@ describe('faults on the real stack', () => {
     expect(exit.code, cb.output().slice(-2000)).not.toBe(0);
     expect(exit.code).not.toBeNull();
     expect(Date.now() - t0).toBeLessThan(5000);
-    expect(cb.output()).toMatch(/tailscaled exited/);
+    // Either the daemon's exit or the broken LocalAPI stream is reported, depending on which the
+    // core notices first.
+    expect(cb.output()).toMatch(/tailscaled exited|failed to read from tailscaled/);
   }, 60_000);
 
   it('(7b) a bad auth key: clear error and non-zero exit well within TS_BOOT_TIMEOUT', async () => {
