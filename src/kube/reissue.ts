@@ -3,7 +3,7 @@
 // and wait for kubelet to deliver a config with a different AuthKey. The caller then shuts down and
 // exits 0 so the container restarts with the new config.
 import path from 'node:path';
-import { errText, log } from '../log.js';
+import { errText, log, registerSecret } from '../log.js';
 import type { LocalAPIClient } from '../localapi/client.js';
 import { formatGoDuration as goDuration } from '../settings/parse.js';
 import { readAuthKeyFromConfigFile } from '../settings/configDir.js';
@@ -37,6 +37,7 @@ export interface ReissueOptions {
  * when `signal` aborts.
  */
 export async function reissueAuthKey(o: ReissueOptions): Promise<void> {
+  registerSecret(o.oldAuthKey);
   try {
     await o.localAPI.call('POST', '/localapi/v0/disconnect-control', { signal: o.signal });
   } catch (err) {
@@ -98,6 +99,7 @@ async function waitForNewKey(o: ReissueOptions): Promise<void> {
       const elapsed = Date.now() - start;
       const key = readAuthKeyFromConfigFile(o.configFilePath);
       if (key !== '' && key !== o.oldAuthKey) {
+        registerSecret(key);
         log(`New auth key received from operator after ${goDuration(elapsed)}`);
         return;
       }

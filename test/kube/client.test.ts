@@ -139,6 +139,15 @@ describe('KubeClient', () => {
     c.close();
   });
 
+  it('never shows the bearer token in an error, even when the server echoes it', async () => {
+    api = await startFakeKubeApi({ secrets: { tailscale: {} } });
+    const c = clientFor(api);
+    api.fail({ method: 'GET', status: 500, message: `token ${api.state.token} rejected by webhook` });
+    const err = await c.request({ method: 'GET', path: secretPath }).catch((e: unknown) => e);
+    expect((err as Error).message).toBe('token [redacted] rejected by webhook');
+    c.close();
+  });
+
   it('classifies 5xx, 409 and 429 as transient and 403/422 as permanent', () => {
     const e = (code: number): KubeAPIError => new KubeAPIError('x', code, code, '');
     expect([500, 503, 409, 429].map((c) => isTransient(e(c)))).toEqual([true, true, true, true]);
