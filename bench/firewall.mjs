@@ -43,8 +43,8 @@ try {
 
 const f = (x) => x.toFixed(1);
 const lines = [
-  `| backend | reconcile ${N} from empty (fresh netns / median of ${REPS}) | processes / libnftables calls per reconcile | change 1 of ${N} (group of 10) | change 1 of ${N} (all in one group) | no-op reconcile | one process per rule | check-then-add per rule | ratio per-process / engine | ratio check-then-add / engine |`,
+  `| backend | reconcile ${N} from empty (fresh netns / median of ${REPS}; of which in libnftables or the restore process) | processes / libnftables calls per reconcile | change 1 of ${N} (group of 10) | change 1 of ${N} (all in one group) | no-op reconcile | one process per rule | check-then-add per rule | ratio per-process / engine | ratio check-then-add / engine |`,
   '|---|---|---|---|---|---|---|---|---|---|',
-  ...results.map((r) => `| ${r.backend} | ${f(r.firstMs)} / ${f(r.fromEmptyMs)} ms | ${r.firstSpawns} / ${r.firstNft} | ${f(r.changeOneMs)} ms (${r.changeSpawns} spawn) | ${f(r.singleGroupChangeOneMs)} ms | ${f(r.noopMs)} ms | ${f(r.perProcessMs)} ms | ${f(r.checkThenAddMs)} ms | ${Math.round(r.perProcessMs / r.fromEmptyMs)}× | ${Math.round(r.checkThenAddMs / r.fromEmptyMs)}× |`),
+  ...results.map((r) => `| ${r.backend} | ${f(r.firstMs)} (${f(r.firstToolMs)}) / ${f(r.fromEmptyMs)} (${f(r.fromEmptyToolMs)}) ms | ${r.firstSpawns} / ${r.firstNft} | ${f(r.changeOneMs)} ms (${r.changeSpawns} spawn) | ${f(r.singleGroupChangeOneMs)} ms | ${f(r.noopMs)} ms | ${f(r.perProcessMs)} ms | ${f(r.checkThenAddMs)} ms | ${Math.round(r.perProcessMs / r.fromEmptyMs)}× | ${Math.round(r.checkThenAddMs / r.fromEmptyMs)}× |`),
 ];
 console.log(lines.join('\n'));

@@ -18,6 +18,8 @@ export interface Backend {
 
 export class FirewallEngine implements Firewall {
   private snap: Snapshot | undefined;
+  /** Last lowering per group, keyed by the group's input, so re-sent unchanged groups cost no validation. */
+  private lowered = new Map<string, { input: string; want: GroupWant }>();
   private queue: Promise<unknown> = Promise.resolve();
   /** Number of batches applied (tests and benchmarks read it). */
   batches = 0;
@@ -41,7 +43,7 @@ export class FirewallEngine implements Firewall {
     // Validation happens synchronously-before-queueing so bad input never waits on, or reaches, the kernel.
     let wants: GroupWant[];
     try {
-      wants = Object.entries(groups).map(([g, rules]) => lowerGroup(g, rules));
+      wants = Object.entries(groups).map(([g, rules]) => this.lower(g, rules));
       for (const w of wants) this.checkFamilies(w);
     } catch (err) {
       return Promise.reject(err);
@@ -51,6 +53,15 @@ export class FirewallEngine implements Firewall {
 
   close(): void {
     this.backend.close();
+  }
+
+  private lower(group: string, rules: ProxyRule[]): GroupWant {
+    const input = JSON.stringify(rules);
+    const hit = this.lowered.get(group);
+    if (hit && hit.input === input) return hit.want;
+    const want = lowerGroup(group, rules);
+    this.lowered.set(group, { input, want });
+    return want;
   }
 
   private checkFamilies(w: GroupWant): void {

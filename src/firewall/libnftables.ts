@@ -14,7 +14,8 @@ interface Binding {
 }
 
 let binding: Binding | undefined;
-export const nftStats = { calls: 0 };
+/** Calls and time spent inside libnftables (benchmarks split JS time from kernel time). */
+export const nftStats = { calls: 0, ms: 0 };
 
 function load(): Binding {
   if (binding) return binding;
@@ -63,7 +64,9 @@ export function ensureLibnftables(): void {
 export function nftRun(cmds: string): string {
   const b = load();
   nftStats.calls++;
+  const t0 = performance.now();
   const rc = b.run(b.ctx, cmds);
+  nftStats.ms += performance.now() - t0;
   // Both buffers rewind on read: always read both so the next call starts clean.
   const out = b.getOut(b.ctx) ?? '';
   const err = b.getErr(b.ctx) ?? '';

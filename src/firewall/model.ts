@@ -57,9 +57,13 @@ function bad(kind: string, field: string, value: unknown, why: string): never {
   throw new InvalidRuleError(`invalid ${kind} rule: ${field} ${JSON.stringify(value)} ${why}`);
 }
 
+// Dotted quad without leading zeros: already canonical, so the common case skips full parsing.
+const V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
 /** Parses an IP literal of the rule's family; literals only, so libnftables never resolves names. */
 function ip(kind: string, field: string, value: unknown, family: Family): string {
   if (typeof value !== 'string') bad(kind, field, value, 'is not an IP address');
+  if (family === 4 && V4.test(value)) return value;
   let a;
   try {
     a = parseAddr(value);

@@ -14,12 +14,14 @@ export class NotFoundError extends Error {
 
 export type Runner = (cmd: string, args: string[], stdin?: string) => Promise<RunResult>;
 
-export const spawnStats = { count: 0 };
+/** Processes started and their wall time (tests check the spawn budget; benchmarks split time). */
+export const spawnStats = { count: 0, ms: 0 };
 
 /** Runs a program found through PATH; rejects with NotFoundError if it does not exist. */
 export const runProcess: Runner = (cmd, args, stdin) =>
   new Promise((resolve, reject) => {
     spawnStats.count++;
+    const t0 = performance.now();
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -29,6 +31,7 @@ export const runProcess: Runner = (cmd, args, stdin) =>
       reject(e.code === 'ENOENT' ? new NotFoundError(`exec: "${cmd}": executable file not found in $PATH`) : e);
     });
     child.on('close', (code, signal) => {
+      spawnStats.ms += performance.now() - t0;
       resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
     // EPIPE if the tool exits early; its exit status reports the real problem.
