@@ -72,14 +72,21 @@ describe('FakeFirewall reconcile semantics', () => {
     const fw = new FakeFirewall();
     await fw.apply({ a: [dnat] });
     const before = fw.rules();
-    fw.fake.failNext = new FirewallApplyError('boom', 'EBUSY');
     // The engine relists and retries once after a failure with a cached listing; make both fail.
-    const orig = fw.fake.apply.bind(fw.fake);
     let calls = 0;
-    fw.fake.apply = async (ops) => { calls++; throw new FirewallApplyError('boom', 'EBUSY'); void orig; void ops; };
+    fw.fake.apply = async () => { calls++; throw new FirewallApplyError('boom', 'EBUSY'); };
     await expect(fw.apply({ a: [{ ...dnat, to: '192.0.2.7' }] })).rejects.toThrow('boom');
     expect(calls).toBe(2);
     expect(fw.rules()).toEqual(before);
+  });
+
+  it('after a failure with a cached listing it lists again and retries once', async () => {
+    const fw = new FakeFirewall();
+    await fw.apply({ a: [dnat] });
+    fw.fake.failNext = new FirewallApplyError('transient', 'EBUSY');
+    await fw.apply({ a: [{ ...dnat, to: '192.0.2.7' }] });
+    expect(fw.rules().some((l) => l.includes('--to-destination 192.0.2.7'))).toBe(true);
+    expect(fw.rules().filter((l) => l.includes('DNAT'))).toHaveLength(1);
   });
 
   it('rejects bad input before any backend call, naming the bad value', async () => {
