@@ -126,6 +126,10 @@ export class SingletonProxies {
       if (backendsChanged(this.backends, next)) {
         log(`installing ingress proxy rules for backends ${goList(next)}`);
         want[GROUP_DEST_DNS] = await this.dnsRules(next);
+      } else {
+        // Deliberate fix: the rules follow a change of own addresses even when the backends did not
+        // change (upstream kept DNATing from the old address). Unchanged rules cause no write.
+        want[GROUP_DEST_DNS] = dnsNameRules(next, addrs, this.fw.hasIPv6NAT()).rules;
       }
       this.backends = next;
       this.resolvedOK();

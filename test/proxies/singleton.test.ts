@@ -140,6 +140,43 @@ describe('SingletonProxies', () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 
+  it('DNS name: rules follow an own-address change even when the backends did not change', async () => {
+    const fw = new FakeFirewall();
+    const resolveDNS = async () => ({ v4: ['10.0.0.1'], v6: [] });
+    const p = new SingletonProxies({ settings: settings({ TS_EXPERIMENTAL_DEST_DNS_NAME: 'b.example' }), firewall: fw, resolveDNS, ensureForwarding: noForwarding });
+    await p.onNetmap(netmap(['100.64.0.1/32']));
+    await p.onNetmap(netmap(['100.64.0.7/32']));
+    const r = fw.rules().join('\n');
+    expect(r).toContain('-d 100.64.0.7/32');
+    expect(r).not.toContain('-d 100.64.0.1/32');
+    expect(lines.filter((l) => l.startsWith('installing ingress proxy rules for backends'))).toHaveLength(1);
+    p.close();
+  });
+
+  it('DNS name: a resolution failure on a netmap logs, schedules a 1 s retry and installs nothing', async () => {
+    vi.useFakeTimers();
+    const fw = new FakeFirewall();
+    const resolveDNS = async () => { throw new Error('error looking up IPv4 addresses: boom'); };
+    const p = new SingletonProxies({ settings: settings({ TS_EXPERIMENTAL_DEST_DNS_NAME: 'b.example' }), firewall: fw, resolveDNS, ensureForwarding: noForwarding });
+    await p.onNetmap(netmap(['100.64.0.1/32']));
+    expect(lines).toContain('[unexpected] error resolving DNS name b.example: error looking up IPv4 addresses: boom');
+    expect(lines).toContain('reconfigureTimer: last DNS resolution attempt failed, next DNS resolution attempt in 1s');
+    expect(fw.rules()).toEqual([]);
+    p.close();
+  });
+
+  it('the first install removes rules of singleton proxies configured by an earlier run', async () => {
+    const fw = new FakeFirewall();
+    const old = new SingletonProxies({ settings: settings({ TS_DEST_IP: '10.0.0.5' }), firewall: fw });
+    await old.onNetmap(netmap(['100.64.0.1/32']));
+    old.close();
+    const p = new SingletonProxies({ settings: settings({ TS_TAILNET_TARGET_IP: '100.64.0.2' }), firewall: fw });
+    await p.onNetmap(netmap(['100.64.0.1/32']));
+    const r = fw.rules().join('\n');
+    expect(r).not.toContain('10.0.0.5');
+    expect(r).toContain('--to-destination 100.64.0.2');
+  });
+
   it('backoff is capped at 10 minutes', () => {
     expect([0, 1, 2, 3].map(backoffMs)).toEqual([1000, 2000, 4000, 8000]);
     expect(backoffMs(9)).toBe(512_000);
