@@ -21,6 +21,9 @@ describe.each(BACKENDS)('packets through the %s backend', (backend) => {
     ns = await topology(lab);
     await lab.httpServer(ns.back, '192.0.2.2', 8080, 'backend-ok');
     await lab.httpServer(ns.peer, '100.64.0.2', 80, 'tailnet-target-ok');
+    await lab.httpServer(ns.back, '192.0.2.3', 8080, 'backend2-ok');
+    await lab.httpServer(ns.back, 'fd00:2::2', 8080, 'backend6-ok');
+    await lab.httpServer(ns.peer, 'fd7a:115c:a1e0::2', 80, 'tailnet-target6-ok');
   }, 60_000);
   afterAll(() => lab.cleanup(), 60_000);
 
@@ -66,5 +69,41 @@ describe.each(BACKENDS)('packets through the %s backend', (backend) => {
     const rules = await dumpRules(lab, ns.proxy, backend);
     expect(rules).not.toContain('192.0.2.2');
     expect(rules).not.toContain('4006');
+  });
+
+  it('IPv6: ingress DNAT, bracketed port-map target and /128 SNAT carry real packets', async () => {
+    const r = await lab.runEngine(ns.proxy, {
+      ...engineMode(backend),
+      steps: [{
+        groups: {
+          'proxy-tailnet-target-ip': [],
+          ingress6: [{ kind: 'dnat', family: 6, dst: 'fd7a:115c:a1e0::1', to: 'fd00:2::2' }, { kind: 'clamp-mss', family: 6 }],
+          'egress-svc:web6': [{ kind: 'portmap', family: 6, svc: 'web6', proto: 'tcp', matchPort: 4006, targetIP: 'fd7a:115c:a1e0::2', targetPort: 80 }],
+          'egress-snat6': [{ kind: 'snat', family: 6, dst: 'fd7a:115c:a1e0::2', src: 'fd7a:115c:a1e0::1' }],
+        },
+      }],
+    });
+    expect(r, JSON.stringify(r)).toMatchObject({ ok: true });
+    const ingress = await curl(ns.peer, 'http://[fd7a:115c:a1e0::1]:8080/');
+    expect(ingress.stdout + ingress.stderr).toBe('backend6-ok saw client fd7a:115c:a1e0::2\n');
+    const egress = await curl(ns.back, 'http://[fd00:2::1]:4006/');
+    expect(egress.stdout + egress.stderr).toBe('tailnet-target6-ok saw client fd7a:115c:a1e0::1\n');
+  });
+
+  it('load balancing spreads new connections round robin over the backends', async () => {
+    const r = await lab.runEngine(ns.proxy, {
+      ...engineMode(backend),
+      steps: [{
+        groups: {
+          ingress6: [], 'egress-svc:web6': [], 'egress-snat6': [],
+          lb: [{ kind: 'dnat-lb', family: 4, dst: '100.64.0.1', backends: ['192.0.2.2', '192.0.2.3'] }],
+        },
+      }],
+    });
+    expect(r, JSON.stringify(r)).toMatchObject({ ok: true });
+    const seen: string[] = [];
+    for (let i = 0; i < 6; i++) seen.push((await curl(ns.peer, 'http://100.64.0.1:8080/')).stdout.split(' ')[0]);
+    expect(seen.filter((x) => x === 'backend-ok')).toHaveLength(3);
+    expect(seen.filter((x) => x === 'backend2-ok')).toHaveLength(3);
   });
 });

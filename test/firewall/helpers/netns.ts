@@ -147,7 +147,15 @@ export async function topology(lab: Lab): Promise<{ peer: string; proxy: string;
   await ipn(back, 'addr', 'add', '192.0.2.2/24', 'dev', 'eth0');
   await ipn(back, 'link', 'set', 'eth0', 'up');
   await ipn(back, 'route', 'add', 'default', 'via', '192.0.2.1');
+  // A second backend address (load balancing) and IPv6 everywhere (nodad: usable at once).
+  await ipn(back, 'addr', 'add', '192.0.2.3/24', 'dev', 'eth0');
+  await ipn(peer, 'addr', 'add', 'fd7a:115c:a1e0::2/64', 'dev', 'peer0', 'nodad');
+  await ipn(proxy, 'addr', 'add', 'fd7a:115c:a1e0::1/64', 'dev', 'tailscale0', 'nodad');
+  await ipn(proxy, 'addr', 'add', 'fd00:2::1/64', 'dev', 'eth0', 'nodad');
+  await ipn(back, 'addr', 'add', 'fd00:2::2/64', 'dev', 'eth0', 'nodad');
+  await ipn(back, '-6', 'route', 'add', 'default', 'via', 'fd00:2::1');
   await lab.exec(proxy, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1']);
+  await lab.exec(proxy, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
   return { peer, proxy, back };
 }
 
