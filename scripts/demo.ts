@@ -30,11 +30,14 @@ process.on('SIGTERM', () => void cleanup(0));
 
 async function fetchThroughTailnet(from: LabNode, url: string) {
   const start = Date.now();
+  let attempts = 0;
   const r = await waitFor(`GET ${url}`, async () => {
+    attempts++;
     const res = await lab!.curl(from, url, 10);
+    if (res.status !== 200 && process.env.CBL_DEMO_DEBUG) info(dim(`attempt ${attempts}: ${res.status} ${res.error}`));
     return res.status === 200 ? res : undefined;
-  }, 20_000, 100);
-  return { ...r, ms: Date.now() - start };
+  }, 30_000, 100);
+  return { ...r, ms: Date.now() - start, attempts };
 }
 
 try {
@@ -80,9 +83,12 @@ try {
   for (const l of cb.output().split('\n').filter((l) => l.startsWith('boot: '))) info(dim(l));
 
   step(`laptop fetches http://${proxyIP}/ through the tailnet (WireGuard → proxy DNAT → cluster backend)`);
+  const tw = Date.now();
   await laptop.waitForPeer('web-ingress');
+  const seenMs = Date.now() - tw;
+  info(`laptop's netmap lists web-ingress after ${seenMs} ms`);
   const first = await fetchThroughTailnet(laptop.node, `http://${proxyIP}/`);
-  info(`first request: HTTP ${first.status} in ${first.ms} ms (${Date.now() - cb.execAt} ms after containerboot started)`);
+  info(`first request: HTTP ${first.status} in ${first.ms} ms${first.attempts > 1 ? ` (${first.attempts} attempts)` : ''} (${Date.now() - cb.execAt} ms after containerboot started)`);
   info(`body: ${first.body.trim()}`);
   const second = await fetchThroughTailnet(laptop.node, `http://${proxyIP}/hello`);
   info(`second request: ${second.ms} ms — ${second.body.trim()}`);

@@ -30,31 +30,43 @@ async function curlUntil(from: LabNode, url: string, timeoutMs = 20_000) {
 describe('kernel-mode containerboot on the real stack', () => {
   it('(2) ingress TS_DEST_IP: a tailnet peer reaches a cluster backend through the proxy tailnet IP', async () => {
     const pod = await lab.addNode('ingress', { lan: true, cluster: true });
-    // Replies to tailnet sources go back through the proxy (the proxy DNATs but does not SNAT).
+    // Replies to tailnet sources go back through the proxy (needed once SNAT is off, below).
     await lab.addRoute(cluster, '100.64.0.0/10', pod.clusterIP!);
-    const cb = lab.startContainerboot(pod, {
-      env: {
-        TS_AUTHKEY: await lab.createKey(),
-        TS_HOSTNAME: 'cb-ingress',
-        TS_USERSPACE: 'false',
-        TS_DEST_IP: cluster.clusterIP!,
-        TS_DEBUG_FIREWALL_MODE: 'nftables',
-      },
-    });
+    const env = {
+      TS_AUTHKEY: await lab.createKey({ reusable: true }),
+      TS_HOSTNAME: 'cb-ingress',
+      TS_USERSPACE: 'false',
+      TS_DEST_IP: cluster.clusterIP!,
+      TS_DEBUG_FIREWALL_MODE: 'iptables',
+    };
+    const cb = lab.startContainerboot(pod, { env, name: 'containerboot-ingress-snat' });
     await cb.waitRunning();
     await cb.waitStartupComplete(30_000);
     const proxyIP = await cb.ip4();
     await peer.waitForPeer('cb-ingress');
     const r = await curlUntil(peer.node, `http://${proxyIP}:8080/ingress`);
     expect(r.body).toContain('hello from cluster-backend');
-    const client = r.body.match(/client=([\d.]+)/)?.[1];
-    // tailscaled's own ts-postrouting masquerades traffic forwarded from tailscale0 (the subnet
-    // router SNAT, on by default), so the backend sees either the peer's tailnet address or the
-    // proxy's cluster address; record which one in the assertion message.
-    expect([await peer.ip4(), pod.clusterIP], `backend saw ${client}`).toContain(client);
-    expect(client).toBe(await peer.ip4());
+    // containerboot only DNATs; tailscaled's own ts-postrouting masquerades what it forwards from
+    // tailscale0 (--snat-subnet-routes defaults to true), so by default the backend sees the
+    // proxy's cluster address, exactly as with upstream.
+    expect(r.body).toContain(`client=${pod.clusterIP}`);
+    expect(cb.output()).toMatch(/Installing proxy rules/);
     await cb.stop();
-  }, 120_000);
+    expect(cb.proc.exitInfo?.code).toBe(0);
+
+    // With SNAT off the backend sees the tailnet peer's own address.
+    const cb2 = lab.startContainerboot(pod, {
+      env: { ...env, TS_HOSTNAME: 'cb-ingress2', TS_EXTRA_ARGS: '--snat-subnet-routes=false' },
+      name: 'containerboot-ingress-nosnat',
+    });
+    await cb2.waitRunning();
+    await cb2.waitStartupComplete(30_000);
+    const proxyIP2 = await cb2.ip4();
+    await peer.waitForPeer('cb-ingress2');
+    const r2 = await curlUntil(peer.node, `http://${proxyIP2}:8080/ingress-nosnat`);
+    expect(r2.body).toContain(`client=${await peer.ip4()}`);
+    await cb2.stop();
+  }, 150_000);
 
   it('(3a) egress TS_TAILNET_TARGET_IP: a cluster client reaches a tailnet peer through the proxy pod address', async () => {
     const pod = await lab.addNode('egressip', { lan: true, cluster: true });
