@@ -5,7 +5,7 @@
 //   bash bench/lab.sh [--runs N] [--mode userspace|ingress|both]
 import fs from 'node:fs';
 import path from 'node:path';
-import { Lab, sleep } from '../test/lab/lab.js';
+import { Lab, LOGIN_SERVER, Peer, labTailscaleEnv, sleep } from '../test/lab/lab.js';
 import { localapiJSON } from '../test/lab/localapi.js';
 import { REPO_ROOT } from '../test/lab/tools.js';
 
@@ -38,8 +38,43 @@ const results: Record<string, { samples: Sample[]; failures: Failure[] }> = {};
 try {
   const cluster = await lab.addNode('cluster', { cluster: true });
   await lab.startWebServer(cluster, 'bench-backend', 8080);
-  const modes = MODE === 'both' ? ['userspace', 'ingress'] : [MODE];
+  const modes = MODE === 'both' ? ['baseline', 'userspace', 'ingress'] : [MODE];
   for (const mode of modes) {
+    if (mode === 'baseline') {
+      // Reference without containerboot: start tailscaled (userspace, mem state) and run
+      // `tailscale up` as soon as its socket exists, like containerboot does.
+      const samples: Sample[] = [];
+      const failures: Failure[] = [];
+      for (let i = 0; i <= RUNS; i++) {
+        const node = await lab.addNode(`base${i}`, { lan: true });
+        const p = new Peer(lab, node, `bench-base-${i}`, false, labTailscaleEnv(node.dir));
+        try {
+          const key = await lab.createKey({ ephemeral: true });
+          const t0 = Date.now();
+          await p.startDaemon();
+          lab.processes.push(p.proc);
+          const up = p.cli(['up', `--login-server=${LOGIN_SERVER}`, `--auth-key=${key}`, `--hostname=bench-base-${i}`, '--accept-dns=false']);
+          let runningAt = 0;
+          while (!runningAt) {
+            if (Date.now() - t0 > 60_000) throw new Error('no Running within 60 s');
+            const s = await localapiJSON(p.socket, 'status').catch(() => undefined);
+            if (s?.BackendState === 'Running' && s.TailscaleIPs?.length) runningAt = Date.now();
+            else await sleep(10);
+          }
+          await up;
+          const sample = { execToRunning: runningAt - t0, runningToStartup: 0, rssKiB: 0, tailscaledRssKiB: vmRSS(p.proc.pid) };
+          if (i > 0) samples.push(sample);
+          console.log(`baseline run ${i}${i === 0 ? ' (warm-up)' : ''}: tailscaled exec→Running ${sample.execToRunning} ms`);
+        } catch (e) {
+          failures.push({ run: i, error: (e as Error).message.split('\n')[0] });
+        } finally {
+          await p.cli(['logout']).catch(() => undefined);
+          await p.stop();
+        }
+      }
+      results[mode] = { samples, failures };
+      continue;
+    }
     const pod = await lab.addNode(`pod-${mode}`, { lan: true, cluster: true });
     const samples: Sample[] = [];
     const failures: Failure[] = [];
@@ -88,6 +123,8 @@ for (const [mode, r] of Object.entries(results)) {
     const xs = r.samples.map((s) => s[k]);
     return `${unit(median(xs))} (${unit(Math.min(...xs))}–${unit(Math.max(...xs))})`;
   };
-  console.log(`| ${mode} | ${r.samples.length}/${RUNS} | ${col('execToRunning', (v) => `${Math.round(v)} ms`)} | ${col('runningToStartup', (v) => `${Math.round(v)} ms`)} | ${(median(r.samples.map((s) => s.rssKiB)) / 1024).toFixed(1)} MiB | ${(median(r.samples.map((s) => s.tailscaledRssKiB)) / 1024).toFixed(1)} MiB |`);
+  const base = mode === 'baseline';
+  const mib = (k: keyof Sample) => `${(median(r.samples.map((s) => s[k])) / 1024).toFixed(1)} MiB`;
+  console.log(`| ${base ? 'baseline (tailscaled + tailscale up, no containerboot)' : mode} | ${r.samples.length}/${RUNS} | ${col('execToRunning', (v) => `${Math.round(v)} ms`)} | ${base ? '—' : col('runningToStartup', (v) => `${Math.round(v)} ms`)} | ${base ? '—' : mib('rssKiB')} | ${mib('tailscaledRssKiB')} |`);
   for (const f of r.failures) console.log(`  failure in ${mode} run ${f.run}: ${f.error}`);
 }
