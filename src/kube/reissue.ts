@@ -58,7 +58,7 @@ export async function reissueAuthKey(o: ReissueOptions): Promise<void> {
   } catch (err) {
     log(`Warning: failed to clear reissue request: ${errText(err)}`);
   }
-  log('Successfully received new auth key, restarting to apply configuration');
+  // The caller logs `Successfully received new auth key, restarting to apply configuration` and exits 0.
 }
 
 async function waitForNewKey(o: ReissueOptions): Promise<void> {

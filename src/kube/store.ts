@@ -14,7 +14,7 @@ import {
   STRATEGIC_MERGE, strategicMergeBody,
 } from './secretBodies.js';
 import { setupKube } from './setup.js';
-import { sleep } from './sleep.js';
+import { sleep } from '../lifecycle.js';
 import { isInvalid, isNotFound, isTransient, KubeAPIError } from './status.js';
 
 export interface KubeStoreOptions {
@@ -105,7 +105,7 @@ export class KubeSecretStore implements KubeStateStore {
         if (signal.aborted) break;
         log(`Error waiting for consistent state on shutdown: getting Secret ${JSON.stringify(this.secretName)}: ${errText(err)}`);
       }
-      await sleep(consistencyBackoffMs(n, this.opts.random), signal);
+      if (!signal.aborted) await sleep(consistencyBackoffMs(n, this.opts.random), signal);
     }
     log('Error waiting for consistent state on shutdown: context deadline exceeded');
     return 'timeout';
