@@ -148,6 +148,15 @@ describe('KubeClient', () => {
     c.close();
   });
 
+  it('applies injected latency to every answer', async () => {
+    api = await startFakeKubeApi({ secrets: { tailscale: {} }, latencyMs: 150 });
+    const c = clientFor(api);
+    const t0 = Date.now();
+    await c.request({ method: 'GET', path: secretPath });
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(145);
+    c.close();
+  });
+
   it('classifies 5xx, 409 and 429 as transient and 403/422 as permanent', () => {
     const e = (code: number): KubeAPIError => new KubeAPIError('x', code, code, '');
     expect([500, 503, 409, 429].map((c) => isTransient(e(c)))).toEqual([true, true, true, true]);
