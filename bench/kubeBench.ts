@@ -87,8 +87,12 @@ for (let i = 0; i < runs; i++) {
     p.on('exit', () => reject(new Error(`containerboot exited before startup:\n${out}`)));
   });
   // Like the real daemon, the socket appears only once tailscaled runs.
+  let listening = false;
   const poll = setInterval(() => {
-    if (readFileSync(spawnLog, 'utf8') !== '' && !local['server' as keyof FakeLocalAPI]) void local.listen();
+    if (!listening && readFileSync(spawnLog, 'utf8') !== '') {
+      listening = true;
+      void local.listen();
+    }
   }, 2);
   try {
     await done;
