@@ -345,12 +345,17 @@ export class Peer {
     return ip;
   }
 
-  /** Waits until this peer's netmap lists a peer with `hostname` (optionally online). */
+  /**
+   * Waits until this peer's netmap lists a peer with `hostname` and knows its home DERP region.
+   * A new node first appears without one; packets sent to it before then are lost and WireGuard
+   * only retries its handshake after 5 s.
+   */
   async waitForPeer(hostname: string, timeoutMs = 20_000): Promise<any> {
-    return waitFor(`${this.hostname} to see peer ${hostname}`, async () => {
+    return waitFor(`${this.hostname} to see peer ${hostname} with a home DERP`, async () => {
       const s = await this.status();
-      return Object.values((s.Peer ?? {}) as Record<string, any>).find((p) => p.HostName === hostname || String(p.DNSName).startsWith(`${hostname}.`));
-    }, timeoutMs, 200);
+      const p = Object.values((s.Peer ?? {}) as Record<string, any>).find((x) => x.HostName === hostname || String(x.DNSName).startsWith(`${hostname}.`));
+      return p?.Relay ? p : undefined;
+    }, timeoutMs, 100);
   }
 
   async stop(): Promise<void> {
