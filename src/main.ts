@@ -1,7 +1,21 @@
-// Entry point: run the boot sequence and exit with its code.
+// Entry point: wire the optional components and run the boot sequence. Components are imported
+// lazily so a plain configuration never evaluates (or pays memory for) Kubernetes, firewall or
+// file-watching code.
 import { run, type Components } from './orchestrator.js';
 
-const components: Components = {};
+const kube = () => import('./kube/components.js').then((m) => m.kubeComponents);
+
+const components: Components = {
+  createKube: async (s) => (await kube()).createKube(s),
+  reissueAuthKey: async (ctx) => (await kube()).reissueAuthKey(ctx),
+  watchConfig: async (ctx) => (await kube()).watchConfig(ctx),
+  createFirewall: async (env) => (await import('./firewall/index.js')).createFirewall(env),
+  createProxies: async (settings, firewall, fail) => {
+    const { SingletonProxies } = await import('./proxies/singleton.js');
+    return new SingletonProxies({ settings, firewall, fail });
+  },
+  createServices: async (ctx) => (await import('./services/index.js')).createServices(ctx),
+};
 
 run(process.env, components).then(
   (code) => process.exit(code),

@@ -33,7 +33,7 @@ import type { Firewall } from './firewall/types.js';
 export interface Components {
   createKube?: (s: Settings) => Promise<KubeStateStore>;
   createFirewall?: (env: NodeJS.ProcessEnv) => Promise<Firewall>;
-  createProxies?: (s: Settings, fw: Firewall) => Promise<NetmapConsumer>;
+  createProxies?: (s: Settings, fw: Firewall, fail: (err: Error) => void) => Promise<NetmapConsumer>;
   /** Auth-key reissue (one-step + kube state store). Resolves when a new key arrived. */
   reissueAuthKey?: (ctx: ReissueContext) => Promise<void>;
   /** One-step config reload watch; rejects with the fatal error. */
@@ -324,7 +324,7 @@ class Boot {
       } catch (e) {
         throw new Fatal(`error creating new netfilter runner: ${errText(e)}`);
       }
-      if (this.c.createProxies) this.proxies = await this.c.createProxies(s, this.firewall);
+      if (this.c.createProxies) this.proxies = await this.c.createProxies(s, this.firewall, (err) => this.failTask(err));
     }
     if (this.c.createServices) {
       this.services = await this.c.createServices({

@@ -22,16 +22,29 @@ export class ServiceAdvertiser {
   /** Sorted names last PATCHed; undefined until the first PATCH. */
   private advertised: string | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private seq = 0;
+  private appliedSeq = 0;
 
   constructor(private readonly api: PrefsAPI) {}
+
+  /**
+   * A ticket to take before reading a source of Service names (e.g. before GET serve-config).
+   * An `ensure` carrying an older ticket than one already handled is stale and ignored, so a
+   * slow read of tailscaled's config cannot undo what the serve watcher just advertised.
+   */
+  observe(): number {
+    return ++this.seq;
+  }
 
   /**
    * Makes `names` the advertised Services. Nothing is sent when the set is unchanged, or when it
    * is empty and nothing was advertised by us (upstream leaves prefs alone then). Calls are
    * serialized; errors carry upstream's fatal message.
    */
-  ensure(names: string[], signal?: AbortSignal): Promise<void> {
+  ensure(names: string[], signal?: AbortSignal, ticket = this.observe()): Promise<void> {
     const run = async (): Promise<void> => {
+      if (ticket < this.appliedSeq) return;
+      this.appliedSeq = ticket;
       const sorted = [...new Set(names)].sort();
       const key = sorted.join('\n');
       if (key === this.advertised) return;

@@ -41,13 +41,14 @@ export async function createServices(ctx: ServicesContext, opts: CreateServicesO
   // Auto-advertisement from tailscaled's serve config, refreshed after netmaps without blocking
   // the run loop; bursts of netmaps coalesce into one GET (+ a PATCH only if the set changed).
   const advertiseLoop = advertiser === undefined ? undefined : new SyncLoop(async () => {
+    const ticket = advertiser.observe();
     let cfg: unknown;
     try {
       cfg = await ctx.client.getJSON('/localapi/v0/serve-config');
     } catch (e) {
       throw new Error(`autoadvertisement: failed to get serve config: ${errText(e)}`);
     }
-    await advertiser.ensure(serviceNames(cfg as Record<string, unknown> | null));
+    await advertiser.ensure(serviceNames(cfg as Record<string, unknown> | null), undefined, ticket);
   });
   void advertiseLoop?.failed.then((e) => ctx.fail(e));
 

@@ -60,10 +60,25 @@ describe('faults on the real stack', () => {
 
   it('(7d) control server unreachable at boot: exits 1 when TS_BOOT_TIMEOUT ends', async () => {
     const pod = await lab.addNode('nocontrol', { lan: true });
+    const probe = await lab.addNode('probe', { lan: true });
     const cb = lab.startContainerboot(pod, {
-      env: { TS_AUTHKEY: await lab.createKey(), TS_HOSTNAME: 'cb-nocontrol', TS_BOOT_TIMEOUT: '6s', TS_EXTRA_ARGS: '--login-server=http://10.231.7.1:9' },
+      env: {
+        TS_AUTHKEY: await lab.createKey(),
+        TS_HOSTNAME: 'cb-nocontrol',
+        TS_BOOT_TIMEOUT: '6s',
+        TS_EXTRA_ARGS: '--login-server=http://10.231.7.1:9',
+        TS_ENABLE_HEALTH_CHECK: 'true',
+        TS_LOCAL_ADDR_PORT: `${pod.lanIP}:9002`,
+      },
       rawExtraArgs: true,
     });
+    // While it cannot log in, /healthz answers 503 (no tailnet IPs yet).
+    const health = await waitFor('/healthz answering', async () => {
+      const r = await lab.curl(probe, `http://${pod.lanIP}:9002/healthz`, 1);
+      return r.status !== 0 ? r : undefined;
+    }, 5000, 100);
+    expect(health.status).toBe(503);
+    expect(health.body).toContain('node currently has no tailscale IPs');
     const exit = await cb.proc.waitExit(30_000);
     expect(exit.code).toBe(1);
     const took = exit.at - cb.execAt;

@@ -10,6 +10,22 @@ import { TAILSCALE, TOOLS_BIN } from '../lab/tools.js';
 let lab: Lab;
 let probe: LabNode;
 
+/** A `tailscale` wrapper first on PATH that records every argv (keys redacted), then runs the real CLI. */
+function cliRecorder(pod: LabNode): { argvLog: string; PATH: string; calls: () => string[] } {
+  const binDir = path.join(pod.dir, 'bin');
+  fs.mkdirSync(binDir, { recursive: true });
+  const argvLog = path.join(pod.dir, 'tailscale-argv.log');
+  fs.writeFileSync(
+    path.join(binDir, 'tailscale'),
+    `#!/bin/sh\nprintf '%s\\n' "$*" | sed -e 's/--authkey=[^ ]*/--authkey=<authkey>/' -e 's/--auth-key=[^ ]*/--auth-key=<authkey>/' >> ${argvLog}\nexec ${TAILSCALE} "$@"\n`,
+    { mode: 0o755 },
+  );
+  const calls = () => (fs.existsSync(argvLog) ? fs.readFileSync(argvLog, 'utf8').trim().split('\n').filter(Boolean) : []);
+  return { argvLog, PATH: `${binDir}:${TOOLS_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`, calls };
+}
+const isUp = (c: string) => / up( |$)/.test(` ${c}`);
+const isSet = (c: string) => / set( |$)/.test(` ${c}`);
+
 beforeAll(async () => {
   lab = await Lab.start({ name: 'userspace' });
   probe = await lab.addNode('probe', { lan: true });
@@ -58,22 +74,14 @@ describe('userspace containerboot on the real stack', () => {
 
   it('(8) TS_EXTRA_ARGS=--relay-server-port=40000 is applied (prefs RelayServerPort) through `tailscale set`, never `tailscale up`', async () => {
     const pod = await lab.addNode('pod8', { lan: true });
-    // A wrapper around the real CLI records every argv containerboot uses.
-    const binDir = path.join(pod.dir, 'bin');
-    fs.mkdirSync(binDir, { recursive: true });
-    const argvLog = path.join(pod.dir, 'tailscale-argv.log');
-    fs.writeFileSync(
-      path.join(binDir, 'tailscale'),
-      `#!/bin/sh\nprintf '%s\\n' "$*" | sed -e 's/--authkey=[^ ]*/--authkey=<authkey>/' -e 's/--auth-key=[^ ]*/--auth-key=<authkey>/' >> ${argvLog}\nexec ${TAILSCALE} "$@"\n`,
-      { mode: 0o755 },
-    );
+    const { argvLog, PATH } = cliRecorder(pod);
     const key = await lab.createKey({ reusable: true });
     const cb = lab.startContainerboot(pod, {
       env: {
         TS_AUTHKEY: key,
         TS_HOSTNAME: 'cb-relay',
         TS_EXTRA_ARGS: '--relay-server-port=40000',
-        PATH: `${binDir}:${TOOLS_BIN}:/usr/sbin:/usr/bin:/sbin:/bin`,
+        PATH,
       },
     });
     await cb.waitRunning();
@@ -84,8 +92,8 @@ describe('userspace containerboot on the real stack', () => {
     }, 15_000);
     expect(prefs.RelayServerPort).toBe(40000);
     const calls = fs.readFileSync(argvLog, 'utf8').trim().split('\n');
-    const ups = calls.filter((c) => / up( |$)/.test(` ${c}`));
-    const sets = calls.filter((c) => / set( |$)/.test(` ${c}`));
+    const ups = calls.filter(isUp);
+    const sets = calls.filter(isSet);
     expect(ups.length, calls.join('\n')).toBeGreaterThanOrEqual(1);
     for (const u of ups) expect(u).not.toContain('relay-server-port');
     expect(sets.some((s) => s.includes('--relay-server-port=40000')), calls.join('\n')).toBe(true);
@@ -113,6 +121,33 @@ describe('userspace containerboot on the real stack', () => {
     expect(s2.TailscaleIPs).toEqual(s1.TailscaleIPs);
     const nodes = (await lab.headscale.nodes()).filter((n) => n.name.startsWith('cb-persist'));
     expect(nodes).toHaveLength(1);
+    await second.stop();
+  }, 120_000);
+
+  it('(5b) TS_AUTH_ONCE=true + TS_STATE_DIR: `up` then `set` on first boot; after a restart only `set`', async () => {
+    const pod = await lab.addNode('pod5b', { lan: true });
+    const stateDir = path.join(pod.dir, 'state');
+    fs.mkdirSync(stateDir);
+    const rec = cliRecorder(pod);
+    const env = { TS_AUTHKEY: await lab.createKey(), TS_HOSTNAME: 'cb-authonce', TS_STATE_DIR: stateDir, TS_AUTH_ONCE: 'true', PATH: rec.PATH };
+    const first = lab.startContainerboot(pod, { env, name: 'containerboot-authonce-1' });
+    const s1 = await first.waitRunning();
+    await first.waitStartupComplete(20_000);
+    await first.stop();
+    const boot1 = rec.calls();
+    expect(boot1.filter(isUp), boot1.join('\n')).toHaveLength(1);
+    expect(boot1.filter(isSet), boot1.join('\n')).toHaveLength(1);
+    expect(boot1.findIndex(isUp)).toBeLessThan(boot1.findIndex(isSet));
+    fs.rmSync(rec.argvLog);
+
+    const second = lab.startContainerboot(pod, { env, name: 'containerboot-authonce-2' });
+    const s2 = await second.waitRunning();
+    await second.waitStartupComplete(20_000);
+    expect(s2.Self.PublicKey).toBe(s1.Self.PublicKey);
+    const boot2 = rec.calls();
+    expect(boot2.filter(isUp), boot2.join('\n')).toHaveLength(0);
+    expect(boot2.filter(isSet), boot2.join('\n')).toHaveLength(1);
+    expect(boot2[0]).toContain('--hostname=cb-authonce');
     await second.stop();
   }, 120_000);
 

@@ -174,3 +174,15 @@ describe('cert loops', () => {
     await eventually(() => api.busCount === 0);
   });
 });
+
+describe('advertisement ordering', () => {
+  it('a stale read (ticket taken before a newer ensure) does not undo the newer set', async () => {
+    const { api, client } = await lapi();
+    const adv = new ServiceAdvertiser(client);
+    const stale = adv.observe(); // e.g. GET serve-config started before the serve watcher applied the file
+    await adv.ensure(['svc:web']); // the serve watcher, after POST
+    await adv.ensure([], undefined, stale); // the slow GET's (old, empty) answer
+    expect(api.prefs.AdvertiseServices).toEqual(['svc:web']);
+    expect(api.of('PATCH', '/localapi/v0/prefs')).toHaveLength(1);
+  });
+});

@@ -12,7 +12,11 @@ import { goRunning, Scenario, selfNode } from '../support/harness.js';
 let scn: Scenario | undefined;
 let kube: FakeKubeApi | undefined;
 afterEach(async () => {
-  await scn?.cleanup();
+  if (scn) {
+    console.log('exit', scn.proc.exitCode, scn.proc.signalCode);
+    scn.proc.kill('SIGKILL'); console.log('killed'); await scn.exit; console.log('exited');
+    await scn.api.close(); console.log('api closed');
+  }
   await kube?.close();
   scn = undefined;
   kube = undefined;

@@ -185,7 +185,7 @@ export class FakeLocalAPI {
             if (this.state !== 'Running') return json(500, { error: 'updating config: netMap is nil' });
             this.serveConfig = JSON.parse(body);
             this.changed();
-            res.writeHead(200); return res.end();
+            res.writeHead(200); res.end(); return;
           }
           return text(405, 'method not allowed');
         case 'prefs':
@@ -198,15 +198,15 @@ export class FakeLocalAPI {
           return json(200, this.prefs);
         case 'status': return json(200, this.status());
         case 'set-udp-gro-forwarding': return json(200, { Warning: '' });
-        case 'usermetrics': res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }); return res.end(this.usermetrics);
+        case 'usermetrics': res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' }); res.end(this.usermetrics); return;
         case 'logout':
           if (req.method !== 'POST') return text(400, 'want POST');
           this.state = 'NeedsLogin';
           this.changed();
-          res.writeHead(204); return res.end();
+          res.writeHead(204); res.end(); return;
         case 'disconnect-control':
           if (req.method !== 'POST') return text(405, 'use POST');
-          res.writeHead(200); return res.end();
+          res.writeHead(200); res.end(); return;
         case 'reload-config':
           if (req.method !== 'POST') return text(405, 'use POST');
           return json(200, { Reloaded: true, Err: '' });

@@ -79,7 +79,15 @@ export class Scenario {
     };
     this.proc.stdout!.on('data', onData);
     this.proc.stderr!.on('data', onData);
-    this.exit = new Promise((resolve) => this.proc.once('exit', (code, signal) => { for (const w of [...this.waiters]) w(); resolve({ code, signal }); }));
+    // 'exit' can fire before the last stderr bytes are read; wait for the pipes to drain, but not
+    // forever: a detached fake tailscaled that outlives containerboot still holds them open.
+    const drained = Promise.all([this.proc.stdout!, this.proc.stderr!].map((st) => new Promise<void>((r) => st.once('end', () => r()))));
+    this.exit = new Promise((resolve) => this.proc.once('exit', (code, signal) => {
+      void Promise.race([drained, new Promise((r) => setTimeout(r, 500))]).then(() => {
+        for (const w of [...this.waiters]) w();
+        resolve({ code, signal });
+      });
+    }));
     // Like the real daemon, the socket appears only once tailscaled runs.
     if (!this.opts.deferLocalAPI) {
       void this.waitFor(() => this.daemonPid() !== undefined || this.proc.exitCode !== null, 'tailscaled start', 30_000)
@@ -112,7 +120,7 @@ export class Scenario {
     return this.lines.some((l) => l.startsWith('boot: ') && l.endsWith(` ${suffix}`));
   }
 
-  async waitFor(pred: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  async waitFor(pred: () => boolean, what: string, timeoutMs = 25_000): Promise<void> {
     if (pred()) return;
     await new Promise<void>((resolve, reject) => {
       const poll = setInterval(check, 50);
@@ -123,15 +131,15 @@ export class Scenario {
     });
   }
 
-  waitLog(suffix: string, timeoutMs = 10_000): Promise<void> {
+  waitLog(suffix: string, timeoutMs = 25_000): Promise<void> {
     return this.waitFor(() => this.hasLog(suffix), `log line "${suffix}"`, timeoutMs);
   }
 
-  waitCommands(n: number, timeoutMs = 10_000): Promise<void> {
+  waitCommands(n: number, timeoutMs = 25_000): Promise<void> {
     return this.waitFor(() => this.commands().length >= n, `${n} recorded commands (have ${JSON.stringify(this.commands())})`, timeoutMs);
   }
 
-  async waitExit(timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  async waitExit(timeoutMs = 25_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     let t: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => { t = setTimeout(() => reject(new Error(`containerboot did not exit within ${timeoutMs} ms; log:\n${this.lines.join('\n')}`)), timeoutMs); });
     try { return await Promise.race([this.exit, timeout]); } finally { clearTimeout(t); }
@@ -143,10 +151,8 @@ export class Scenario {
 
   /** Kills what is still running (containerboot, fake tailscaled) by PID and removes temp files. */
   async cleanup(): Promise<void> {
-    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) {
-      this.proc.kill('SIGKILL');
-      await this.exit;
-    }
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
+    if (this.proc) await this.exit;
     for (const inv of this.invocations()) {
       if (inv.prog === 'tailscaled' && inv.args) {
         try { process.kill(inv.pid, 'SIGKILL'); } catch { /* already gone */ }
