@@ -17,4 +17,6 @@ await build({
   legalComments: 'none',
   external: ['koffi'],
   logLevel: 'warning',
+  // src/util/nativeRequire.ts reads import.meta only when __filename is missing (ESM test runs).
+  logOverride: { 'empty-import-meta': 'silent' },
 });

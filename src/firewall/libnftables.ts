@@ -1,6 +1,6 @@
 // libnftables.so.1 through koffi: one context per process, JSON output, errors as typed errors.
 // Loaded lazily so fake mode and iptables mode never open netlink or load the library.
-import { createRequire } from 'node:module';
+import { nativeRequire } from '../util/nativeRequire.js';
 import { codeFromText, FirewallApplyError } from './errors.js';
 
 const NFT_CTX_OUTPUT_HANDLE = 8;
@@ -20,10 +20,9 @@ export const nftStats = { calls: 0, ms: 0 };
 function load(): Binding {
   if (binding) return binding;
   // koffi is CommonJS with a native addon; require keeps it out of the bundle (it is external).
-  const require = createRequire(import.meta.url);
   let koffi;
   try {
-    koffi = require('koffi');
+    koffi = nativeRequire('koffi') as typeof import('koffi');
   } catch (err) {
     throw new Error(`loading koffi: ${(err as Error).message}`);
   }

@@ -1,6 +1,6 @@
 // libc calls Node has no API for (waitpid, mknod), through koffi. Loaded only when needed:
 // koffi costs ~11 MB RSS (docs/DECISIONS.md), so the common path never loads it.
-import { createRequire } from 'node:module';
+import { nativeRequire } from '../util/nativeRequire.js';
 
 interface Libc {
   waitpid(pid: number, status: Int32Array | null, options: number): number;
@@ -14,10 +14,8 @@ export const WNOHANG = 1;
 
 export function loadLibc(): Libc {
   if (libc) return libc;
-  // koffi is external to the bundle (native addon); resolve it next to the bundle.
-  // In the CJS bundle __filename is the bundle; under the test runner fall back to the cwd.
-  const req = createRequire(typeof __filename === 'string' ? __filename : `${process.cwd()}/index.js`);
-  const koffi = req('koffi');
+  // koffi is external to the bundle (native addon).
+  const koffi = nativeRequire('koffi') as any; // eslint-disable-line @typescript-eslint/no-explicit-any
   const lib = koffi.load('libc.so.6');
   const waitpid = lib.func('int waitpid(int pid, _Out_ int *status, int options)');
   const mknod = lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)');
