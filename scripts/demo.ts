@@ -43,7 +43,7 @@ async function fetchThroughTailnet(from: LabNode, url: string) {
 try {
   console.log(bold('containerboot demo: an ingress proxy on a real tailnet (tailscaled v1.102.3, headscale v0.29.2)'));
   step('starting the lab: network namespaces + bridges (no default route), headscale with embedded DERP');
-  lab = await Lab.start({ name: 'demo', log: info });
+  lab = await Lab.start({ name: 'demo', log: info, signalHandlers: false });
   info(`lab id ${lab.id}; control server ${LOGIN_SERVER}`);
 
   step('cluster namespace: a small web page on 10.232.0.x:80');

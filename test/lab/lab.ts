@@ -97,13 +97,28 @@ function destroyNamespacesSync(namespaces: string[]): void {
   }
 }
 
-function installExitHandler(): void {
-  if (exitHandlerInstalled) return;
-  exitHandlerInstalled = true;
-  process.on('exit', () => {
-    for (const pid of livePids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-    for (const lab of activeLabs) lab.teardownSync();
-  });
+function killAllSync(): void {
+  for (const pid of livePids) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const lab of activeLabs) lab.teardownSync();
+}
+
+let signalHandlersInstalled = false;
+function installExitHandler(signals: boolean): void {
+  if (!exitHandlerInstalled) {
+    exitHandlerInstalled = true;
+    process.on('exit', killAllSync);
+  }
+  // A test worker killed with SIGTERM/SIGINT does not run 'exit' handlers: clean up, then die
+  // with the conventional status. (The demo installs its own, friendlier handlers instead.)
+  if (signals && !signalHandlersInstalled) {
+    signalHandlersInstalled = true;
+    for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      process.once(sig, () => {
+        killAllSync();
+        process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGHUP' ? 1 : 15));
+      });
+    }
+  }
 }
 
 /** Removes namespaces of labs whose owning process died without cleaning up (e.g. a SIGKILLed worker). */
@@ -458,10 +473,10 @@ export class Lab {
    * Checks prerequisites (throws LabUnavailableError naming what is missing), builds the bundle
    * if stale, creates the switch namespace with its bridges, starts headscale and creates user `lab`.
    */
-  static async start(opts: { log?: Logger; name?: string } = {}): Promise<Lab> {
+  static async start(opts: { log?: Logger; name?: string; signalHandlers?: boolean } = {}): Promise<Lab> {
     assertPrerequisites();
     ensureBundle();
-    installExitHandler();
+    installExitHandler(opts.signalHandlers ?? true);
     reapStaleLabs();
     let id = '';
     const existing = (await runOk('ip', ['netns', 'list'])).split('\n').map((l) => l.split(' ')[0]);
@@ -652,6 +667,10 @@ export class Lab {
         }
       };
       copyLogs(this.dir, keep);
+      // Keep the logs of the 60 most recent labs.
+      const root = path.dirname(keep);
+      const dirs = fs.readdirSync(root).map((d) => ({ d, t: fs.statSync(path.join(root, d)).mtimeMs })).sort((a, b) => b.t - a.t);
+      for (const { d } of dirs.slice(60)) fs.rmSync(path.join(root, d), { recursive: true, force: true });
     } catch {
       /* logs are best effort */
     }
