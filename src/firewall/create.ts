@@ -71,9 +71,12 @@ export async function createBackendFirewall(opts: BackendOptions): Promise<Firew
       if (variant && !inPath(`iptables-${variant}-restore`)) variant = '';
     }
     const tools = iptablesTools(variant);
-    if (!inPath(tools.restore[4])) throw new Error(`creating iptables runner: ${tools.restore[4]} not found in $PATH`);
-    const nat6 = opts.ipv6 ?? (await iptablesHasIPv6NAT(run, v6));
-    const fams: Family[] = nat6 && inPath(tools.restore[6]) ? [4, 6] : [4];
+    for (const t of [tools.restore[4], tools.save[4]]) {
+      if (!inPath(t)) throw new Error(`creating iptables runner: ${t} not found in $PATH`);
+    }
+    // IPv6 NAT also needs the ip6tables tools we write with; report it only if both are there.
+    const nat6 = (opts.ipv6 ?? (await iptablesHasIPv6NAT(run, v6))) && inPath(tools.restore[6]) && inPath(tools.save[6]);
+    const fams: Family[] = nat6 ? [4, 6] : [4];
     engine = new FirewallEngine(new IptablesBackend(fams, tools, run), nat6);
   }
   await engine.prime();
