@@ -66,6 +66,13 @@ describe('userspace containerboot on the real stack', () => {
     // tailscaled's user metrics (LocalAPI usermetrics), proxied verbatim.
     expect(metrics.body).toMatch(/^# TYPE tailscaled_\w+ /m);
     expect(metrics.body).toMatch(/^tailscaled_health_messages\{/m);
+    expect(metrics.body).toMatch(/^tailscaled_home_derp_region_id 999$/m);
+    // containerboot's own metrics are appended (COMPATIBILITY.md C10).
+    expect(metrics.body).toMatch(/^containerboot_backend_state 6$/m);
+    expect(metrics.body).toMatch(/^containerboot_startup_complete 1$/m);
+    // The liveness/readiness endpoints next to /healthz (C9).
+    expect((await lab.curl(probe, `http://${pod.lanIP}:9002/livez`)).status).toBe(200);
+    expect((await lab.curl(probe, `http://${pod.lanIP}:9002/readyz`)).status).toBe(200);
     // No secret ever reaches the logs.
     expect(cb.proc.output()).not.toContain(key);
     await cb.stop();
