@@ -99,3 +99,45 @@ describe('flag routing (set-only flags in TS_EXTRA_ARGS)', () => {
     ]);
   });
 });
+
+describe('LocalAPI usage details', () => {
+  it('uses masks 28804 then 28672, sends Host and Tailscale-Cap, refreshes dns-config on SelfChange and tolerates its failure', async () => {
+    const s = await start({ TS_AUTHKEY: 'k' });
+    s.api.dnsConfigStatus = 500;
+    s.api.cliHandler = (call, api) => { if (call.args.includes('up')) goRunning(api); return 0; };
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    const watches = s.api.requests.filter((r) => r.path.startsWith('/localapi/v0/watch-ipn-bus')).map((r) => r.path);
+    expect(watches).toEqual(['/localapi/v0/watch-ipn-bus?mask=28804', '/localapi/v0/watch-ipn-bus?mask=28672', '/localapi/v0/watch-ipn-bus?mask=28672']);
+    for (const r of s.api.requests.filter((q) => q.path.startsWith('/localapi/'))) {
+      expect(r.headers.host).toBe('local-tailscaled.sock');
+      expect(r.headers['tailscale-cap']).toBe('142');
+    }
+    s.api.sendNetmap();
+    await s.waitFor(() => s.api.requests.some((r) => r.path === '/localapi/v0/dns-config'), 'dns-config request');
+    await s.waitLog('error refreshing DNS config from tailscaled: 500 Internal Server Error: no netmap');
+    expect(s.proc.exitCode).toBeNull();
+  });
+
+  it('clears the previous serve config after login when TS_SERVE_CONFIG is set', async () => {
+    const s = await start({ TS_AUTHKEY: 'k', TS_SERVE_CONFIG: '/nonexistent/serve.json' });
+    s.api.cliHandler = (call, api) => { if (call.args.includes('up')) goRunning(api); return 0; };
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    expect(s.hasLog('serve proxy: unsetting previous config')).toBe(true);
+    const post = s.api.requests.find((r) => r.method === 'POST' && r.path === '/localapi/v0/serve-config')!;
+    expect(post.body).toBe('{}');
+    expect(s.api.serveConfig).toEqual({});
+  });
+
+  it('calls set-udp-gro-forwarding in kernel mode with forwarding optimizations', async () => {
+    const s = await start({ TS_AUTHKEY: 'k', TS_USERSPACE: 'false', TS_EXPERIMENTAL_ENABLE_FORWARDING_OPTIMIZATIONS: 'true' });
+    s.api.cliHandler = (call, api) => { if (call.args.includes('up')) goRunning(api); return 0; };
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    expect(s.api.requests.some((r) => r.path === '/localapi/v0/set-udp-gro-forwarding')).toBe(true);
+  });
+
+  it('passes TS_CERT_SHARE_MODE to tailscaled only in cert-share mode', async () => {
+    const s = await start({ TS_AUTHKEY: 'k', TS_EXPERIMENTAL_CERT_SHARE: 'true', POD_NAME: 'proxy-0' });
+    await s.waitCommands(1);
+    expect(s.invocations()[0].certShareMode).toBe('rw');
+  });
+});
