@@ -81,3 +81,15 @@ describe('iptables rendering and parsing', () => {
     expect(snap.chains.get(chainKey(4, 'post', '0123456789abcdef'))).toEqual(['a "b" c']);
   });
 });
+
+describe('error mapping', () => {
+  it('maps libnftables / iptables errno text to codes', async () => {
+    const { codeFromText } = await import('../../src/firewall/errors.js');
+    expect(codeFromText('Error: Could not process rule: No such file or directory')).toBe('ENOENT');
+    expect(codeFromText('Error: Could not process rule: Device or resource busy')).toBe('EBUSY');
+    expect(codeFromText('Error: Could not process rule: File exists')).toBe('EEXIST');
+    expect(codeFromText('Error: Could not process rule: Operation not supported')).toBe('EOPNOTSUPP');
+    expect(codeFromText('iptables-restore: Permission denied (you must be root)')).toBe('EACCES');
+    expect(codeFromText('something else')).toBe('UNKNOWN');
+  });
+});
