@@ -88,4 +88,27 @@ describe('services scenarios (built binary)', () => {
     const second = scn.api.requests.filter((q) => q.method === 'POST' && q.path === '/localapi/v0/serve-config')[1]!;
     expect(JSON.parse(second.body).Web).toHaveProperty(['no-https:80']);
   }, 60_000);
+
+  it('ingress services in kube mode: DNAT logs and ingress-config.json, following file changes', async () => {
+    const env: Record<string, string> = {};
+    scn = new Scenario({ env });
+    const file = path.join(scn.dir, 'ingress', 'ingress-config.json');
+    mkdirSync(path.dirname(file));
+    writeFileSync(file, JSON.stringify({ 'svc:foo': { IPv4Mapping: { TailscaleServiceIP: '100.99.0.1', ClusterIP: '10.1.0.1' } } }));
+    kube = await startFakeKubeApi({ root: scn.root, secrets: { tailscale: {} } });
+    Object.assign(env, kube.env, {
+      TS_KUBE_SECRET: 'tailscale', TS_AUTHKEY: 'tskey-key', TS_INGRESS_PROXIES_CONFIG_PATH: file, POD_IPS: '10.0.0.2', TS_USERSPACE: 'false',
+    });
+    await scn.start();
+    await scn.waitFor(() => scn!.commands().some((c) => c.startsWith('tailscale ')), 'tailscale up', 20_000);
+    goRunning(scn.api, selfNode());
+    await scn.waitLog('adding DNAT rule for Tailscale Service svc:foo with IP 100.99.0.1 to Kubernetes Service IP 10.1.0.1', 20_000);
+    await scn.waitFor(() => kube!.secret('tailscale')?.['ingress-config.json'] !== undefined, 'ingress status', 10_000);
+    expect(kube.secret('tailscale')!['ingress-config.json']).toBe(
+      '{"configs":{"svc:foo":{"IPv4Mapping":{"TailscaleServiceIP":"100.99.0.1","ClusterIP":"10.1.0.1"}}},"podIPv4":"10.0.0.2"}');
+    writeFileSync(file, JSON.stringify({ 'svc:foo': { IPv4Mapping: { TailscaleServiceIP: '100.99.0.1', ClusterIP: '10.1.0.9' } } }));
+    await scn.waitLog('deleting DNAT rule for Tailscale Service svc:foo with IP 100.99.0.1 to Kubernetes Service IP 10.1.0.1');
+    await scn.waitLog('adding DNAT rule for Tailscale Service svc:foo with IP 100.99.0.1 to Kubernetes Service IP 10.1.0.9');
+    await scn.waitFor(() => kube!.secret('tailscale')!['ingress-config.json']!.includes('10.1.0.9'), 'updated ingress status');
+  }, 60_000);
 });

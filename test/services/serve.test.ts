@@ -6,6 +6,7 @@ import { LocalAPIClient } from '../../src/localapi/client.js';
 import { certDomains, hasHTTPSEndpoint, HTTPS_WITHOUT_CERTS_WARNING, parseServeConfig, serviceNames } from '../../src/services/serve/config.js';
 import { ServeConfigWatcher } from '../../src/services/serve/watcher.js';
 import { ServiceAdvertiser } from '../../src/services/advertise.js';
+import type { CertLoops } from '../../src/services/certs/loops.js';
 import { FakeLocalAPIServices } from '../support/fakeLocalAPIServices.js';
 import { collectLogs, eventually, FakeKube } from './fakes.js';
 
@@ -117,6 +118,24 @@ describe('ServeConfigWatcher', () => {
     const t = await setup('{"Services":{"svc:web":{"TCP":{"80":{"HTTP":true}}}}}', 'no-https');
     expect(t.api.prefs.AdvertiseServices).toEqual(['svc:web']);
     expect(JSON.parse(t.api.of('PATCH', '/localapi/v0/prefs')[0].body)).toEqual({ AdvertiseServices: ['svc:web'], AdvertiseServicesSet: true });
+  });
+
+  it('rw cert share: cert loops follow the HTTPS domains of the applied config', async () => {
+    const api = await FakeLocalAPIServices.start();
+    const dir = await mkdtemp(path.join(tmpdir(), 'cb-serve-'));
+    const file = path.join(dir, 's.json');
+    await writeFile(file, JSON.stringify({ Services: { 'svc:web': { Web: { 'web.tailnet.ts.net:443': {} } }, 'svc:db': { TCP: { 5432: { TerminateTLS: 'db.tailnet.ts.net' } } } } }));
+    const client = new LocalAPIClient(api.socket);
+    const ensured: string[][] = [];
+    const certs = { ensure: (d: string[]) => { ensured.push(d); }, close: () => {} } as unknown as CertLoops;
+    const w = new ServeConfigWatcher({ settings: { serveConfigPath: file, certShareMode: 'rw' }, client, certs, log: () => {} });
+    cleanup.push(async () => { await w.close(); client.close(); await api.close(); await rm(dir, { recursive: true, force: true }); });
+    w.setCertDomain('node.tailnet.ts.net');
+    await w.start();
+    expect(ensured).toEqual([['db.tailnet.ts.net', 'web.tailnet.ts.net']]);
+    await writeFile(file, JSON.stringify({ Services: { 'svc:web': { Web: { 'web.tailnet.ts.net:443': {} } } } }));
+    await eventually(() => ensured.length === 2);
+    expect(ensured[1]).toEqual(['web.tailnet.ts.net']);
   });
 
   it('a failing POST is fatal with upstream\'s message', async () => {
