@@ -79,6 +79,38 @@ describe('userspace containerboot on the real stack', () => {
     expect(cb.proc.exitInfo?.code).toBe(0);
   }, 90_000);
 
+  it('(10) userspace ingress with TS_SERVE_CONFIG (TCP forward): a peer reaches a cluster backend; edits are re-applied', async () => {
+    const cluster = await lab.addNode('cluster10', { cluster: true });
+    await lab.startWebServer(cluster, 'serve-backend', 8080);
+    const peer = await lab.startPeer('peer10', { hostname: 'serve-client', kernel: true });
+    const pod = await lab.addNode('pod10', { lan: true, cluster: true });
+    const cfgDir = path.join(pod.dir, 'serve');
+    fs.mkdirSync(cfgDir);
+    const cfg = path.join(cfgDir, 'serve.json');
+    fs.writeFileSync(cfg, JSON.stringify({ TCP: { '80': { TCPForward: `${cluster.clusterIP}:8080` } } }));
+    const cb = lab.startContainerboot(pod, { env: { TS_AUTHKEY: await lab.createKey(), TS_HOSTNAME: 'cb-serve', TS_SERVE_CONFIG: cfg } });
+    await cb.waitRunning();
+    await cb.waitStartupComplete(20_000);
+    const ip = await cb.ip4();
+    await peer.waitForPeer('cb-serve');
+    const get = (port: number) => waitFor(`GET :${port} through serve`, async () => {
+      const r = await lab.curl(peer.node, `http://${ip}:${port}/serve`, 3);
+      return r.status === 200 ? r : undefined;
+    }, 20_000, 300);
+    expect((await get(80)).body).toContain('hello from serve-backend');
+    // Userspace netstack dials the backend itself, so the backend sees the pod's cluster address.
+    expect((await get(80)).body).toContain(`client=${pod.clusterIP}`);
+
+    fs.writeFileSync(cfg, JSON.stringify({ TCP: { '81': { TCPForward: `${cluster.clusterIP}:8080` } } }));
+    await waitFor('serve config with port 81 applied', async () => {
+      const r = await lab.localapi(cb.socket, 'GET', 'serve-config');
+      return r.status === 200 && JSON.parse(r.body)?.TCP?.['81'] !== undefined;
+    }, 15_000);
+    expect((await get(81)).body).toContain('hello from serve-backend');
+    await cb.stop();
+    expect(cb.proc.exitInfo?.code).toBe(0);
+  }, 120_000);
+
   it('(8) TS_EXTRA_ARGS=--relay-server-port=40000 is applied (prefs RelayServerPort) through `tailscale set`, never `tailscale up`', async () => {
     const pod = await lab.addNode('pod8', { lan: true });
     const { argvLog, PATH } = cliRecorder(pod);
