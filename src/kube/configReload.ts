@@ -16,6 +16,8 @@ export interface ConfigReloadOptions {
   tickMs?: number;
   /** For tests. */
   watch?: DataSwapWatchOptions['watch'];
+  /** Test hook: called once the watch is set up and the baseline read. */
+  onReady?: () => void;
 }
 
 interface ReloadResponse {
@@ -57,6 +59,7 @@ export async function runConfigReloadWatch(o: ConfigReloadOptions): Promise<void
   o.signal.addEventListener('abort', onAbort, { once: true });
   try {
     let baseline = await readConfig(o.configFilePath);
+    o.onReady?.();
     while (!o.signal.aborted) {
       if (!pending) {
         await new Promise<void>((resolve) => { wake = resolve; });

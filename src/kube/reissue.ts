@@ -41,6 +41,7 @@ export async function reissueAuthKey(o: ReissueOptions): Promise<void> {
   try {
     await o.localAPI.call('POST', '/localapi/v0/disconnect-control', { signal: o.signal });
   } catch (err) {
+    if (o.signal.aborted) throw canceled();
     throw new Error(`error disconnecting from control: ${errText(err)}`);
   }
   log('Requesting a new auth key from operator');
@@ -49,6 +50,7 @@ export async function reissueAuthKey(o: ReissueOptions): Promise<void> {
       what: 'requesting a new auth key from operator', signal: o.signal, budgetMs: 30_000, retryable: isTransient,
     });
   } catch (err) {
+    if (o.signal.aborted) throw canceled();
     throw new Error(`error requesting a new auth key via the state Secret: ${errText(err)}`);
   }
   await waitForNewKey(o);
@@ -91,11 +93,7 @@ async function waitForNewKey(o: ReissueOptions): Promise<void> {
     for (;;) {
       if (!o.signal.aborted) await new Promise<void>((resolve) => { wake = resolve; });
       wake = undefined;
-      if (o.signal.aborted) {
-        const e = new Error('context canceled');
-        e.name = 'AbortError';
-        throw e;
-      }
+      if (o.signal.aborted) throw canceled();
       const elapsed = Date.now() - start;
       const key = readAuthKeyFromConfigFile(o.configFilePath);
       if (key !== '' && key !== o.oldAuthKey) {
@@ -112,4 +110,10 @@ async function waitForNewKey(o: ReissueOptions): Promise<void> {
     clearTimeout(deadline);
     await watcher?.close();
   }
+}
+
+function canceled(): Error {
+  const e = new Error('context canceled');
+  e.name = 'AbortError';
+  return e;
 }

@@ -45,8 +45,10 @@ describe('runConfigReloadWatch', () => {
     const { dir, file } = setup();
     const api = fakeLocalAPI(() => '{"Reloaded":true,"Err":""}');
     ac = new AbortController();
-    const done = runConfigReloadWatch({ configFilePath: file, localAPI: api, signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 150));
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => { ready = r; });
+    const done = runConfigReloadWatch({ configFilePath: file, localAPI: api, signal: ac.signal, onReady: () => ready() });
+    await isReady;
     writeAtomically(dir, { 'cap-95.hujson': cfg('k1') }); // same bytes
     await new Promise((r) => setTimeout(r, 300));
     // Changes that are not a ..data swap do not count, even when the file's bytes change.
@@ -68,8 +70,10 @@ describe('runConfigReloadWatch', () => {
   it('fails when tailscaled reports a reload error', async () => {
     const { dir, file } = setup();
     ac = new AbortController();
-    const done = runConfigReloadWatch({ configFilePath: file, localAPI: fakeLocalAPI(() => '{"Reloaded":false,"Err":"bad config"}'), signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 150));
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => { ready = r; });
+    const done = runConfigReloadWatch({ configFilePath: file, localAPI: fakeLocalAPI(() => '{"Reloaded":false,"Err":"bad config"}'), signal: ac.signal, onReady: () => ready() });
+    await isReady;
     writeAtomically(dir, { 'cap-95.hujson': cfg('k3') });
     expect((await rejection(done)).message).toBe('error reloading tailscaled config: bad config');
   });
@@ -77,8 +81,10 @@ describe('runConfigReloadWatch', () => {
   it('fails on the empty-body answer of a failed reload, with Go\'s decode error', async () => {
     const { dir, file } = setup();
     ac = new AbortController();
-    const done = runConfigReloadWatch({ configFilePath: file, localAPI: fakeLocalAPI(() => ''), signal: ac.signal });
-    await new Promise((r) => setTimeout(r, 150));
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => { ready = r; });
+    const done = runConfigReloadWatch({ configFilePath: file, localAPI: fakeLocalAPI(() => ''), signal: ac.signal, onReady: () => ready() });
+    await isReady;
     writeAtomically(dir, { 'cap-95.hujson': cfg('k4') });
     expect((await rejection(done)).message).toBe('error reloading tailscaled config: unexpected end of JSON input');
   });
