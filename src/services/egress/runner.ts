@@ -45,7 +45,7 @@ export class EgressServices {
   private netmap: NetmapState | undefined;
   private resolver: ((fqdn: string) => string[]) | undefined;
   private status: EgressStatus | undefined;
-  /** Last applied rules per group (serialized), to send only changed groups. */
+  /** Key (see EgressPlan.groupKeys) of the rules last applied per group: only changed groups are sent. */
   private readonly applied = new Map<string, string>();
   /** Groups emptied by this process (an empty group is sent once, then no more). */
   private readonly cleared = new Set<string>();
