@@ -111,4 +111,44 @@ describe('services scenarios (built binary)', () => {
     await scn.waitLog('adding DNAT rule for Tailscale Service svc:foo with IP 100.99.0.1 to Kubernetes Service IP 10.1.0.9');
     await scn.waitFor(() => kube!.secret('tailscale')!['ingress-config.json']!.includes('10.1.0.9'), 'updated ingress status');
   }, 60_000);
+
+  it('pre-shutdown hook over HTTP waits until the health endpoint stops answering as this Pod', async () => {
+    let calls = 0;
+    const health = http.createServer((_req, res) => {
+      calls++;
+      res.setHeader('Pod-IPv4', calls <= 3 ? '10.0.0.1' : '10.0.0.7');
+      res.end('ok');
+    });
+    await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
+    const hport = (health.address() as AddressInfo).port;
+    try {
+      const port = await freePort();
+      const env: Record<string, string> = {};
+      scn = new Scenario({ env });
+      const cfgDir = path.join(scn.dir, 'egress');
+      mkdirSync(cfgDir);
+      writeFileSync(path.join(cfgDir, 'egress-services'), JSON.stringify({
+        foo: { healthCheckEndpoint: `http://127.0.0.1:${hport}/healthz`, tailnetTarget: { ip: '100.64.0.2' }, ports: [{ protocol: 'tcp', matchPort: 8080, targetPort: 80 }] },
+      }));
+      writeFileSync(path.join(cfgDir, 'hep-pings'), '2');
+      kube = await startFakeKubeApi({ root: scn.root, secrets: { tailscale: {} } });
+      Object.assign(env, kube.env, {
+        TS_KUBE_SECRET: 'tailscale', TS_AUTHKEY: 'tskey-key', TS_EGRESS_PROXIES_CONFIG_PATH: cfgDir, POD_IPS: '10.0.0.1',
+        TS_LOCAL_ADDR_PORT: `127.0.0.1:${port}`, TS_TEST_SLEEP_DURATION: '5ms', TS_USERSPACE: 'false',
+      });
+      await scn.start();
+      await scn.waitFor(() => scn!.commands().some((c) => c.startsWith('tailscale ')), 'tailscale up', 20_000);
+      goRunning(scn.api, selfNode());
+      await scn.waitFor(() => kube!.secret('tailscale')?.['egress-services'] !== undefined, 'egress status', 20_000);
+      expect(kube.secret('tailscale')!['egress-services']).toBe(
+        '{"podIPv4":"10.0.0.1","services":{"foo":{"ports":[{"protocol":"tcp","matchPort":8080,"targetPort":80}],"tailnetTargetIPs":["100.64.0.2"],"tailnetTarget":{"ip":"100.64.0.2","fqdn":""}}}}');
+      const r = await get(`http://127.0.0.1:${port}/internal-egress-services-preshutdown`);
+      expect(r).toEqual({ status: 200, body: '' });
+      expect(calls).toBeGreaterThanOrEqual(4);
+      expect(scn.hasLog('service "foo" is no longer routed through this Pod')).toBe(true);
+      expect(scn.hasLog('Sleeping for 50ms before shutdown to ensure that kube proxies on all nodes have updated routing configuration')).toBe(true);
+    } finally {
+      await new Promise((r) => health.close(r));
+    }
+  }, 60_000);
 });
