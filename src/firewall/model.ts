@@ -40,9 +40,16 @@ function sha256(s: string): string {
   return createHash('sha256').update(s).digest('hex');
 }
 
+const tags = new Map<string, string>();
+
 /** Short hash naming a group's chains: stable for the same group name, any characters allowed. */
 export function groupTag(group: string): string {
-  return sha256(`group\0${group}`).slice(0, 16);
+  let t = tags.get(group);
+  if (t === undefined) {
+    t = sha256(`group\0${group}`).slice(0, 16);
+    tags.set(group, t);
+  }
+  return t;
 }
 
 /** The rule identity: readable `group|key` when it is short and safe, else a readable prefix plus a hash. */
