@@ -40,9 +40,12 @@ describe.each(BACKENDS)('packets through the %s backend', (backend) => {
 
     // While a slow request is open, the peer's view of the connection shows the clamped MSS
     // (tailscale0 mtu 1280 → 1240, minus 12 bytes of timestamps), not 1448.
-    const slow = curl(ns.peer, 'http://100.64.0.1:8080/slow');
-    await new Promise((res) => setTimeout(res, 600));
-    const ss = await lab.exec(ns.peer, 'ss', ['-tin', 'dst', '100.64.0.1']);
+    const slow = lab.exec(ns.peer, 'curl', ['-sS', '--max-time', '6', 'http://100.64.0.1:8080/slow'], { allowFail: true });
+    let ss = { stdout: '' };
+    for (let i = 0; i < 25 && !/\bmss:\d+/.test(ss.stdout); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      ss = await lab.exec(ns.peer, 'ss', ['-tin', 'state', 'established', 'dst', '100.64.0.1']);
+    }
     await slow;
     const mss = /\bmss:(\d+)/.exec(ss.stdout)?.[1];
     expect(mss, ss.stdout).toBe('1228');

@@ -92,9 +92,9 @@ export class Lab {
     return c;
   }
 
-  /** Node HTTP server answering `<msg> saw client <addr>`; `/slow` answers after 1.5 s. */
+  /** Node HTTP server answering `<msg> saw client <addr>`; `/slow` answers after 3 s. */
   async httpServer(ns: string, host: string, port: number, msg: string): Promise<void> {
-    const src = `const [h,p,msg]=process.argv.slice(1);require("http").createServer((q,s)=>{const a=()=>s.end(msg+" saw client "+q.socket.remoteAddress+"\\n");if(q.url==="/slow")setTimeout(a,1500);else a()}).listen(+p,h,()=>console.log("listening"))`;
+    const src = `const [h,p,msg]=process.argv.slice(1);require("http").createServer((q,s)=>{const a=()=>s.end(msg+" saw client "+q.socket.remoteAddress+"\\n");if(q.url==="/slow")setTimeout(a,3000);else a()}).listen(+p,h,()=>console.log("listening"))`;
     const c = this.start(ns, NODE, ['-e', src, host, String(port), msg]);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`server ${host}:${port} in ${ns} did not start`)), 10_000);
