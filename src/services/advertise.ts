@@ -4,6 +4,7 @@
 import type { LocalAPIClient } from '../localapi/client.js';
 import { log as defaultLog } from '../log.js';
 import { parseGoBool } from '../settings/parse.js';
+import { abortableSleep } from './sleep.js';
 
 type PrefsAPI = Pick<LocalAPIClient, 'getJSON' | 'sendJSON'>;
 
@@ -80,14 +81,5 @@ export async function unadvertiseServices(api: PrefsAPI, signal: AbortSignal, op
   if (svcs.length === 0) return;
   log(`unadvertising services: [${svcs.join(' ')}]`);
   await setAdvertisedServices(api, null, signal);
-  await new Promise<void>((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, opts.waitMs ?? 20_000);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  await abortableSleep(opts.waitMs ?? 20_000, signal);
 }

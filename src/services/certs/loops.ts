@@ -6,6 +6,7 @@ import { errorFromResponse } from '../../localapi/client.js';
 import { BusWatch } from '../../localapi/ipnbus.js';
 import { errText, log as defaultLog } from '../../log.js';
 import { formatGoDuration } from '../../settings/parse.js';
+import { abortableSleep } from '../sleep.js';
 import { isTransientCertError, nextCertAttempt, parseRetryAfter, type CertOutcome } from './schedule.js';
 
 export type WaitForDomain = (domain: string, signal: AbortSignal) => Promise<void>;
@@ -20,17 +21,6 @@ export interface CertLoopDeps {
   /** Per-call timeout (upstream 30 min). */
   callTimeoutMs?: number;
 }
-
-export const abortableSleep: Sleep = (ms, signal) => new Promise((resolve) => {
-  if (signal.aborted) return resolve();
-  const t = setTimeout(done, ms);
-  function done(): void {
-    clearTimeout(t);
-    signal.removeEventListener('abort', done);
-    resolve();
-  }
-  signal.addEventListener('abort', done, { once: true });
-});
 
 class CertRequestError extends Error {
   constructor(message: string, readonly outcome: CertOutcome) { super(message); }

@@ -20,6 +20,7 @@ import { isIP } from 'node:net';
 import { log as defaultLog } from '../../log.js';
 import type { Settings } from '../../settings/types.js';
 import { formatGoDuration as goDuration } from '../../settings/parse.js';
+import { abortableSleep } from '../sleep.js';
 import { readEgressConfigs, readHEPPings } from './config.js';
 
 export interface PingResult {
@@ -62,19 +63,6 @@ export const httpPing: Pinger = (url, family, signal) => new Promise((resolve, r
   });
   req.on('error', reject);
 });
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
 
 /** The sleeps: production 1 s / 10 s; TS_TEST_SLEEP_DURATION=d gives d / 10×d. */
 export function preshutdownSleeps(testSleepMs: number | undefined): { shortMs: number; longMs: number } {
@@ -146,7 +134,7 @@ export async function egressPreshutdown(deps: PreshutdownDeps): Promise<HookResp
         log(`service "${svc}" is no longer routed through this Pod`);
         return;
       }
-      await sleep(shortMs, signal);
+      await abortableSleep(shortMs, signal);
     }
   };
 
@@ -160,6 +148,6 @@ export async function egressPreshutdown(deps: PreshutdownDeps): Promise<HookResp
   }
   await Promise.all(work);
   log(`Sleeping for ${goDuration(longMs)} before shutdown to ensure that kube proxies on all nodes have updated routing configuration`);
-  await sleep(longMs, signal);
+  await abortableSleep(longMs, signal);
   return { status: 200, body: '' };
 }

@@ -3,12 +3,13 @@
 // status to the state Secret when it changed. Syncs never overlap; triggers that arrive during a
 // sync coalesce into one more sync.
 import type chokidar from 'chokidar';
-import type { Firewall, ProxyRule } from '../../firewall/types.js';
+import type { Firewall } from '../../firewall/types.js';
 import type { KubeStateStore } from '../../kube/facade.js';
 import { log as defaultLog } from '../../log.js';
 import { hasValidSelf, type NetmapState } from '../../netmap/types.js';
 import { resolveTailnetFQDN } from '../../proxies/resolveTailnetFQDN.js';
 import type { Settings } from '../../settings/types.js';
+import { AppliedGroups } from '../appliedGroups.js';
 import { watchDir, type DirWatch } from '../dirWatch.js';
 import { SyncLoop } from '../syncLoop.js';
 import { ConfigFileError, readEgressConfigs, type EgressConfigs } from './config.js';
@@ -45,10 +46,7 @@ export class EgressServices {
   private netmap: NetmapState | undefined;
   private resolver: ((fqdn: string) => string[]) | undefined;
   private status: EgressStatus | undefined;
-  /** Key (see EgressPlan.groupKeys) of the rules last applied per group: only changed groups are sent. */
-  private readonly applied = new Map<string, string>();
-  /** Groups emptied by this process (an empty group is sent once, then no more). */
-  private readonly cleared = new Set<string>();
+  private readonly groups = new AppliedGroups();
   /** Own addresses and FQDN resolutions the current rules were built from. */
   private syncedAddrs: string | undefined;
   private syncedTargets = new Map<string, string[]>();
@@ -178,23 +176,7 @@ export class EgressServices {
     });
     for (const l of plan.logs) this.log(l);
 
-    const batch: Record<string, ProxyRule[]> = {};
-    const keys = new Map<string, string>();
-    for (const [g, rules] of Object.entries(plan.groups)) {
-      const k = plan.groupKeys[g];
-      const changed = k === '' ? !this.cleared.has(g) : this.applied.get(g) !== k;
-      if (changed) { batch[g] = rules; keys.set(g, k); }
-    }
-    // Groups applied earlier in this process that the plan no longer mentions.
-    for (const g of this.applied.keys()) {
-      if (!(g in plan.groups)) { batch[g] = []; keys.set(g, ''); }
-    }
-    if (keys.size > 0) {
-      await this.deps.firewall.apply(batch);
-      for (const [g, k] of keys) {
-        if (k === '') { this.applied.delete(g); this.cleared.add(g); } else { this.applied.set(g, k); this.cleared.delete(g); }
-      }
-    }
+    await this.groups.apply(this.deps.firewall, plan.groups, plan.groupKeys);
     if (plan.statusChanged) {
       if (this.deps.kube !== undefined) {
         await this.deps.kube.replaceKey(EGRESS_STATUS_KEY, serializeEgressStatus(plan.status), this.abort.signal);

@@ -3,10 +3,11 @@
 // Ingress services do not depend on the netmap.
 import path from 'node:path';
 import type chokidar from 'chokidar';
-import type { Firewall, ProxyRule } from '../../firewall/types.js';
+import type { Firewall } from '../../firewall/types.js';
 import type { KubeStateStore } from '../../kube/facade.js';
 import { log as defaultLog } from '../../log.js';
 import type { Settings } from '../../settings/types.js';
+import { AppliedGroups } from '../appliedGroups.js';
 import { watchDir, type DirWatch } from '../dirWatch.js';
 import { ConfigFileError } from '../egress/config.js';
 import { SyncLoop } from '../syncLoop.js';
@@ -31,7 +32,7 @@ export class IngressServices {
   private watcher: DirWatch | undefined;
   private closed = false;
   private status: IngressStatus | undefined;
-  private readonly applied = new Map<string, string>();
+  private readonly groups = new AppliedGroups();
 
   constructor(private readonly deps: IngressServicesDeps) {
     this.log = deps.log ?? defaultLog;
@@ -83,17 +84,9 @@ export class IngressServices {
     const { podIPv4, podIPv6 } = this.deps.settings;
     const plan = planIngress(configs, this.status, podIPv4, podIPv6);
     for (const l of plan.logs) this.log(l);
-    const batch: Record<string, ProxyRule[]> = {};
-    const keys = new Map<string, string>();
-    for (const [g, rules] of Object.entries(plan.groups)) {
-      const k = JSON.stringify(rules);
-      if (this.applied.get(g) !== k) { batch[g] = rules; keys.set(g, k); }
-    }
-    for (const g of this.applied.keys()) if (!(g in plan.groups)) { batch[g] = []; keys.set(g, '[]'); }
-    if (keys.size > 0) {
-      await this.deps.firewall.apply(batch);
-      for (const [g, k] of keys) if (k === '[]') this.applied.delete(g); else this.applied.set(g, k);
-    }
+    const keys: Record<string, string> = {};
+    for (const [g, rules] of Object.entries(plan.groups)) keys[g] = rules.length === 0 ? '' : JSON.stringify(rules);
+    await this.groups.apply(this.deps.firewall, plan.groups, keys);
     if (plan.status !== undefined) {
       await this.deps.kube?.replaceKey(INGRESS_STATUS_KEY, serializeIngressStatus(plan.status), this.abort.signal);
       this.status = plan.status;
