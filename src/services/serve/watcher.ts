@@ -64,7 +64,12 @@ export class ServeConfigWatcher {
    */
   async start(): Promise<void> {
     try {
-      const res = await this.deps.client.call('GET', '/localapi/v0/serve-config', { signal: this.abort.signal });
+      let res;
+      try {
+        res = await this.deps.client.call('GET', '/localapi/v0/serve-config', { signal: this.abort.signal });
+      } catch (e) {
+        throw new Error(`serve proxy: failed to get serve config: ${errText(e)}`);
+      }
       const etag = String(res.headers.etag ?? '');
       const cfg: unknown = res.body.trim() === '' ? null : JSON.parse(res.body);
       this.previous = `${canonicalJSON(cfg ?? {})}\n${etag}`;
