@@ -3,6 +3,7 @@
 // process is spawned and no netlink socket is opened.
 import type { Family } from '../util/netip.js';
 import { FirewallEngine, type Backend } from './engine.js';
+import type { ProxyRule } from './types.js';
 import { FirewallApplyError } from './errors.js';
 import { parseSave, renderRestore } from './iptablesText.js';
 import { emptySnapshot, opFamilies, type Op, type Snapshot } from './plan.js';
@@ -93,6 +94,16 @@ export class FakeBackend implements Backend {
 export class FakeFirewall extends FirewallEngine {
   constructor(readonly ipv6NATAvailable = true) {
     super(new FakeBackend(ipv6NATAvailable), ipv6NATAvailable);
+  }
+
+  /** Every `clamp-mss` address passed to apply, in order (upstream's fake recorded these). */
+  readonly clampedAddresses: string[] = [];
+
+  override async apply(groups: Record<string, ProxyRule[]>): Promise<void> {
+    await super.apply(groups);
+    for (const rules of Object.values(groups)) {
+      for (const r of rules) if (r.kind === 'clamp-mss' && r.addr !== undefined) this.clampedAddresses.push(r.addr);
+    }
   }
 
   get fake(): FakeBackend {

@@ -161,6 +161,7 @@ export function lowerGroup(group: string, rules: ProxyRule[]): GroupWant {
   for (const r of rules) {
     if (r && r.kind === 'clamp-mss') {
       if (r.family !== 4 && r.family !== 6) bad(r.kind, 'family', r.family, 'is not 4 or 6');
+      if (r.addr !== undefined) ip(r.kind, 'address', r.addr, r.family);
       clamp.add(r.family);
       continue;
     }

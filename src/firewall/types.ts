@@ -16,8 +16,11 @@ export type ProxyRule =
   | { kind: 'dnat-non-tailscale'; family: Family; to: string }
   /** EnsureSNATForDst: nat POSTROUTING, traffic to `dst` is SNATed to `src`. */
   | { kind: 'snat'; family: Family; dst: string; src: string }
-  /** ClampMSSToPMTU: the mangle/forward pair for tailscale0 in this family. Shared, ensure-only. */
-  | { kind: 'clamp-mss'; family: Family }
+  /**
+   * ClampMSSToPMTU: the mangle/forward pair for tailscale0 in this family. Shared, ensure-only.
+   * `addr` (optional) is the address upstream passed, which only chose the family; the fake records it.
+   */
+  | { kind: 'clamp-mss'; family: Family; addr?: string }
   /** DNATWithLoadBalancer: traffic to `dst` spread over `backends` (first backend is the catch-all). */
   | { kind: 'dnat-lb'; family: Family; dst: string; backends: string[] }
   /** EnsurePortMapRuleForSvc: egress service port mapping. */

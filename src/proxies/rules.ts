@@ -50,7 +50,7 @@ export function destIPRules(dstText: string, addrs: readonly string[]): ProxyRul
   const dst = parseAddr(dstText);
   const own = firstOwn(addrs, dst.family);
   if (own === undefined) throw new Error(`installing ingress proxy rules: ${noMatch(dst.text, addrs).message}`);
-  return [{ kind: 'dnat', family: dst.family, dst: own, to: dst.text }, { kind: 'clamp-mss', family: dst.family }];
+  return [{ kind: 'dnat', family: dst.family, dst: own, to: dst.text }, { kind: 'clamp-mss', family: dst.family, addr: dst.text }];
 }
 
 /** Egress rule set for one tailnet destination (§5.3): DNAT non-tailnet traffic, SNAT, MSS clamp. */
@@ -60,7 +60,7 @@ export function egressRules(dst: Addr, addrs: readonly string[]): ProxyRule[] {
   return [
     { kind: 'dnat-non-tailscale', family: dst.family, to: dst.text },
     { kind: 'snat', family: dst.family, dst: dst.text, src: own },
-    { kind: 'clamp-mss', family: dst.family },
+    { kind: 'clamp-mss', family: dst.family, addr: dst.text },
   ];
 }
 
@@ -121,14 +121,14 @@ export function dnsNameRules(backends: readonly string[], addrs: readonly string
     if (own4 === undefined) {
       logs.push(`backend targets ${goList(v4)} contain at least one IPv4 address, but this node's Tailscale IPs do not contain a valid IPv4 address: ${goList(addrs)}`);
     } else {
-      rules.push({ kind: 'dnat-lb', family: 4, dst: own4, backends: v4 }, { kind: 'clamp-mss', family: 4 });
+      rules.push({ kind: 'dnat-lb', family: 4, dst: own4, backends: v4 }, { kind: 'clamp-mss', family: 4, addr: own4 });
     }
   }
   if (v6.length) {
     if (own6 === undefined) {
       logs.push(`backend targets ${goList(v6)} contain at least one IPv6 address, but this node's Tailscale IPs do not contain a valid IPv6 address: ${goList(addrs)}`);
     } else if (hasIPv6NAT) {
-      rules.push({ kind: 'dnat-lb', family: 6, dst: own6, backends: v6 }, { kind: 'clamp-mss', family: 6 });
+      rules.push({ kind: 'dnat-lb', family: 6, dst: own6, backends: v6 }, { kind: 'clamp-mss', family: 6, addr: own6 });
     }
   }
   return { rules, logs };

@@ -148,3 +148,12 @@ describe('rule identities', () => {
     expect(w.rules[0].id.length).toBeLessThanOrEqual(MAX_ID);
   });
 });
+
+describe('FakeFirewall clamp recording', () => {
+  it('records the addresses passed with clamp-mss, like upstream fake runner', async () => {
+    const fw = new FakeFirewall();
+    await fw.apply({ a: [{ kind: 'clamp-mss', family: 4, addr: '10.0.0.1' }], b: [{ kind: 'clamp-mss', family: 6, addr: '2001:db8::2' }] });
+    expect(fw.clampedAddresses).toEqual(['10.0.0.1', '2001:db8::2']);
+    await expect(fw.apply({ c: [{ kind: 'clamp-mss', family: 4, addr: 'fd00::1' }] })).rejects.toThrow('address "fd00::1" is not an IPv4 address');
+  });
+});
