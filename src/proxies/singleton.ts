@@ -171,8 +171,8 @@ export class SingletonProxies {
     return rules;
   }
 
-  /** One batch for every group whose desired rules changed. */
-  private async applyGroups(want: Record<string, ProxyRule[]>, fqdnHash?: string): Promise<void> {
+  /** One batch for every group whose desired rules changed; `prefix` overrides the error prefix. */
+  private async applyGroups(want: Record<string, ProxyRule[]>, fqdnHash?: string, prefix?: string): Promise<void> {
     const batch: Record<string, ProxyRule[]> = {};
     for (const [g, rules] of Object.entries(want)) {
       if (this.applied.get(g) !== JSON.stringify(rules)) batch[g] = rules;
@@ -186,7 +186,7 @@ export class SingletonProxies {
         await this.fw.apply(batch);
       } catch (err) {
         const g = Object.keys(want)[0] ?? '';
-        throw new Error(`${APPLY_PREFIX[g] ?? 'installing proxy rules'}: ${errText(err)}`);
+        throw new Error(`${prefix ?? APPLY_PREFIX[g] ?? 'installing proxy rules'}: ${errText(err)}`);
       }
       this.firstApply = false;
       for (const [g, rules] of Object.entries(batch)) this.applied.set(g, JSON.stringify(rules));
@@ -230,11 +230,7 @@ export class SingletonProxies {
       if (backendsChanged(this.backends, next) && this.addrs.length > 0) {
         log(`Backend address change detected, installing proxy rules for backends ${goList(next)}`);
         const rules = await this.dnsRules(next);
-        try {
-          await this.applyGroups({ [GROUP_DEST_DNS]: rules });
-        } catch (err) {
-          throw new Error(`installing ingress proxy rules for DNS target ${name}: ${errText((err as Error).message.replace(/^error installing ingress proxy rules: /, ''))}`);
-        }
+        await this.applyGroups({ [GROUP_DEST_DNS]: rules }, undefined, `installing ingress proxy rules for DNS target ${name}`);
       }
       this.backends = next;
       this.resolvedOK();

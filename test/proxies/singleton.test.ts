@@ -177,6 +177,23 @@ describe('SingletonProxies', () => {
     expect(r).toContain('--to-destination 100.64.0.2');
   });
 
+  it('DNS name: an install failure from the timer is reported through fail() with upstream text', async () => {
+    vi.useFakeTimers();
+    const fw = new FakeFirewall();
+    let answer = { v4: ['10.0.0.1'], v6: [] as string[] };
+    const failures: string[] = [];
+    const p = new SingletonProxies({
+      settings: settings({ TS_EXPERIMENTAL_DEST_DNS_NAME: 'b.example' }), firewall: fw, ensureForwarding: noForwarding,
+      resolveDNS: async () => answer, fail: (e) => failures.push(e.message),
+    });
+    await p.onNetmap(netmap(['100.64.0.1/32']));
+    fw.apply = async () => { throw new Error('kernel says no'); };
+    answer = { v4: ['10.0.0.2'], v6: [] };
+    await vi.advanceTimersByTimeAsync(10 * 60 * 1000);
+    expect(failures).toEqual(['installing ingress proxy rules for DNS target b.example: kernel says no']);
+    p.close();
+  });
+
   it('backoff is capped at 10 minutes', () => {
     expect([0, 1, 2, 3].map(backoffMs)).toEqual([1000, 2000, 4000, 8000]);
     expect(backoffMs(9)).toBe(512_000);
