@@ -386,6 +386,14 @@ export interface ContainerbootOptions {
   /** Don't add `--login-server=` to TS_EXTRA_ARGS (the test sets TS_EXTRA_ARGS completely). */
   rawExtraArgs?: boolean;
   name?: string;
+  /**
+   * Put the default TS_SOCKET in a directory that already exists when containerboot starts.
+   * Default false: the socket goes into `<node dir>/sock/`, removed before each start, so
+   * containerboot's socket wait polls (as upstream does) instead of reacting to the directory
+   * event — a work-around for the bind→listen race of COMPATIBILITY.md L4, which otherwise
+   * fails a few percent of starts (most under load). Also settable with CBL_SOCKET_DIR_EXISTS=1.
+   */
+  socketDirExists?: boolean;
 }
 
 /** One containerboot run in a pod namespace. */
@@ -611,7 +619,13 @@ export class Lab {
    * and the lab's tailscaled knobs; the caller's values win.
    */
   startContainerboot(node: LabNode, opts: ContainerbootOptions): Containerboot {
-    const socket = opts.env.TS_SOCKET ?? path.join(node.dir, 'tailscaled.sock');
+    const existingDir = opts.socketDirExists ?? process.env.CBL_SOCKET_DIR_EXISTS === '1';
+    let socket = opts.env.TS_SOCKET;
+    if (socket === undefined) {
+      const sockDir = existingDir ? node.dir : path.join(node.dir, 'sock');
+      if (!existingDir) fs.rmSync(sockDir, { recursive: true, force: true });
+      socket = path.join(sockDir, 'tailscaled.sock');
+    }
     const extra = opts.rawExtraArgs ? opts.env.TS_EXTRA_ARGS : [`--login-server=${LOGIN_SERVER}`, opts.env.TS_EXTRA_ARGS ?? ''].join(' ').trim();
     const env: Record<string, string> = {
       ...labTailscaleEnv(node.dir),
