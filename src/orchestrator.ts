@@ -89,6 +89,7 @@ function goSyscallError(op: string, paths: string, e: unknown): string {
 }
 
 const LOGOUT_TIMEOUT_MS = 5_000;
+const CONNECT_RETRY_MS = 2_000;
 const SHUTDOWN_BUDGET_MS = 25_000;
 
 export async function run(env: NodeJS.ProcessEnv, components: Components = {}): Promise<number> {
@@ -414,13 +415,23 @@ class Boot {
   }
 
   private async openWatch(mask: number, signal: AbortSignal, what: string): Promise<BusWatch> {
-    try {
-      const w = await BusWatch.open(this.client, mask, AbortSignal.any([signal, this.taskFailed.signal]));
-      this.metrics.watchOpens++;
-      return w;
-    } catch (e) {
-      if (this.lc.life.aborted) throw this.lc.life.reason;
-      throw new Fatal(`${what}: ${errText(e)}`);
+    // The socket file exists from bind(); until listen() a connect is refused. The event-driven
+    // socket wait can land in that gap, so refused connections are retried briefly.
+    const retryUntil = performance.now() + CONNECT_RETRY_MS;
+    for (;;) {
+      try {
+        const w = await BusWatch.open(this.client, mask, AbortSignal.any([signal, this.taskFailed.signal]));
+        this.metrics.watchOpens++;
+        return w;
+      } catch (e) {
+        if (this.lc.life.aborted) throw this.lc.life.reason;
+        const code = (e as NodeJS.ErrnoException).code;
+        if ((code === 'ECONNREFUSED' || code === 'ENOENT') && performance.now() < retryUntil && !signal.aborted) {
+          await sleep(10, signal);
+          continue;
+        }
+        throw new Fatal(`${what}: ${errText(e)}`);
+      }
     }
   }
 

@@ -12,11 +12,8 @@ import { goRunning, Scenario, selfNode } from '../support/harness.js';
 let scn: Scenario | undefined;
 let kube: FakeKubeApi | undefined;
 afterEach(async () => {
-  if (scn) {
-    console.log('exit', scn.proc.exitCode, scn.proc.signalCode);
-    scn.proc.kill('SIGKILL'); console.log('killed'); await scn.exit; console.log('exited');
-    await scn.api.close(); console.log('api closed');
-  }
+  // cleanup() also ends the fake tailscaled by PID and removes the temp dir.
+  await scn?.cleanup();
   await kube?.close();
   scn = undefined;
   kube = undefined;

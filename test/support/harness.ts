@@ -153,7 +153,10 @@ export class Scenario {
   async cleanup(): Promise<void> {
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
     if (this.proc) await this.exit;
-    for (const inv of this.invocations()) {
+    // In a PID namespace the recorded PIDs are namespace-local (not ours to kill by number); the
+    // kernel ends every process there when containerboot, its init, exits.
+    const pidNamespace = this.opts.wrap?.includes('--pid') ?? false;
+    for (const inv of pidNamespace ? [] : this.invocations()) {
       if (inv.prog === 'tailscaled' && inv.args) {
         try { process.kill(inv.pid, 'SIGKILL'); } catch { /* already gone */ }
       }
