@@ -111,6 +111,31 @@ describe('userspace containerboot on the real stack', () => {
     expect(cb.proc.exitInfo?.code).toBe(0);
   }, 120_000);
 
+  it('(11) userspace egress through TS_SOCKS5_SERVER and TS_OUTBOUND_HTTP_PROXY_LISTEN to a MagicDNS name', async () => {
+    const peer = await lab.startPeer('peer11', { hostname: 'proxy-target', kernel: true });
+    await lab.startWebServer(peer.node, 'proxy-target-web', 8080);
+    const pod = await lab.addNode('pod11', { lan: true });
+    const cb = lab.startContainerboot(pod, {
+      env: {
+        TS_AUTHKEY: await lab.createKey(),
+        TS_HOSTNAME: 'cb-socks',
+        TS_SOCKS5_SERVER: `${pod.lanIP}:1055`,
+        TS_OUTBOUND_HTTP_PROXY_LISTEN: `${pod.lanIP}:1056`,
+      },
+    });
+    await cb.waitRunning();
+    await cb.waitStartupComplete(20_000);
+    const viaSocks = await waitFor('GET through SOCKS5', async () => {
+      const r = await lab.exec(probe, ['curl', '-sS', '--max-time', '3', '--socks5-hostname', `${pod.lanIP}:1055`, 'http://proxy-target.lab.test:8080/socks']);
+      return r.code === 0 ? r.stdout : undefined;
+    }, 20_000, 300);
+    expect(viaSocks).toContain(`hello from proxy-target-web; client=${await cb.ip4()}`);
+    const viaHttp = await lab.exec(probe, ['curl', '-sS', '--max-time', '5', '-x', `http://${pod.lanIP}:1056`, 'http://proxy-target.lab.test:8080/http-proxy']);
+    expect(viaHttp.code, viaHttp.stderr).toBe(0);
+    expect(viaHttp.stdout).toContain('path=/http-proxy');
+    await cb.stop();
+  }, 120_000);
+
   it('(8) TS_EXTRA_ARGS=--relay-server-port=40000 is applied (prefs RelayServerPort) through `tailscale set`, never `tailscale up`', async () => {
     const pod = await lab.addNode('pod8', { lan: true });
     const { argvLog, PATH } = cliRecorder(pod);
