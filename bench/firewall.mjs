@@ -47,4 +47,6 @@ const lines = [
   '|---|---|---|---|---|---|---|---|---|---|',
   ...results.map((r) => `| ${r.backend} | ${f(r.firstMs)} (${f(r.firstToolMs)}) / ${f(r.fromEmptyMs)} (${f(r.fromEmptyToolMs)}) ms | ${r.firstSpawns} / ${r.firstNft} | ${f(r.changeOneMs)} ms (${r.changeSpawns} spawn) | ${f(r.singleGroupChangeOneMs)} ms | ${f(r.noopMs)} ms | ${f(r.perProcessMs)} ms | ${f(r.checkThenAddMs)} ms | ${Math.round(r.perProcessMs / r.fromEmptyMs)}× | ${Math.round(r.checkThenAddMs / r.fromEmptyMs)}× |`),
 ];
+lines.push('', '| backend | createFirewall for the mode (IPv6 probe, tool lookup, first listing) |', '|---|---|',
+  ...results.map((r) => `| ${r.backend} | ${f(r.createMs)} ms |`));
 console.log(lines.join('\n'));

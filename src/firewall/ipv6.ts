@@ -1,6 +1,6 @@
 // IPv6 usability (upstream CheckIPv6) and iptables IPv6 NAT availability (HasIPV6NAT), §1.7.
 import { existsSync, readFileSync } from 'node:fs';
-import type { Runner } from './spawn.js';
+import { NotFoundError, type Runner } from './spawn.js';
 
 function readTrim(path: string): string | undefined {
   try { return readFileSync(path, 'utf8').trim(); } catch { return undefined; }
@@ -19,8 +19,9 @@ export async function checkIPv6(run: Runner, proc = '/proc'): Promise<boolean> {
     if (add.code !== 0) return false;
     await run('ip', ['-6', 'rule', 'del', 'pref', '1234', 'fwmark', '0x80000', 'table', '52']);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    // Upstream asks netlink directly; without an `ip` program we trust the sysctls above.
+    return err instanceof NotFoundError;
   }
 }
 
