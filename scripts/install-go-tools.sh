@@ -23,14 +23,22 @@ if ! command -v go >/dev/null 2>&1; then
     if [ -x "$g" ]; then PATH="$(dirname "$g"):$PATH"; break; fi
   done
 fi
-if ! command -v go >/dev/null 2>&1; then
-  echo "install-go-tools: 'go' (Go >= 1.26) is not on PATH; it is needed to build tailscaled, tailscale and headscale" >&2
-  exit 1
-fi
+need_go() {
+  if ! command -v go >/dev/null 2>&1; then
+    echo "install-go-tools: 'go' (Go >= 1.26) is not on PATH; it is needed to build tailscaled, tailscale and headscale" >&2
+    exit 1
+  fi
+}
 
-# has_version BINARY MODULE VERSION: the binary exists and was built from MODULE at VERSION.
+# has_version BINARY MODULE VERSION: the binary exists and was built from MODULE at VERSION
+# (read from its embedded build info; without a Go toolchain, from the program's version output).
 has_version() {
-  [ -x "$1" ] && go version -m "$1" 2>/dev/null | awk -v m="$2" -v v="$3" '$1=="mod" && $2==m && $3==v {found=1} END {exit !found}'
+  [ -x "$1" ] || return 1
+  if command -v go >/dev/null 2>&1; then
+    go version -m "$1" 2>/dev/null | awk -v m="$2" -v v="$3" '$1=="mod" && $2==m && $3==v {found=1} END {exit !found}'
+  else
+    { "$1" --version 2>/dev/null || "$1" version 2>/dev/null; } | grep -q -- "${3#v}"
+  fi
 }
 
 # build_wrapped NAME PACKAGE MODULE VERSION: build PACKAGE from a wrapper module pinned to MODULE@VERSION.
@@ -62,6 +70,7 @@ build() { # build NAME PACKAGE MODULE VERSION
     echo "install-go-tools: $name $ver cached in $BIN"
     return
   fi
+  need_go
   echo "install-go-tools: building $pkg@$ver (this takes a few minutes the first time)"
   if ! GOBIN="$BIN" CGO_ENABLED=0 GOFLAGS=-mod=mod go install "$pkg@$ver"; then
     echo "install-go-tools: 'go install $pkg@$ver' failed; building the same pin from a wrapper module"
