@@ -1,7 +1,8 @@
 // Network-namespace lab for kernel tests and benchmarks: only namespaces we create (cbfw-*),
 // only processes we start, everything removed in cleanup() even after failures.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -48,20 +49,28 @@ export async function requireTools(tools: string[]): Promise<void> {
 }
 
 let bundled: Promise<string> | undefined;
-/** Bundles the runner (sources import `.js` paths that Node's type stripping cannot map). */
+/**
+ * Bundles the runner (sources import `.js` paths that Node's type stripping cannot map). The file
+ * is named by its content hash, so parallel test workers share it and nothing piles up.
+ */
 export function runnerScript(): Promise<string> {
   bundled ??= (async () => {
     const { build } = await import('esbuild');
-    const dir = path.join(ROOT, 'node_modules/.cache/cbfw');
-    mkdirSync(dir, { recursive: true });
-    const outfile = path.join(dir, `runner-${process.pid}.mjs`);
-    await build({
-      entryPoints: [path.join(ROOT, 'test/firewall/helpers/runner.ts')], outfile, bundle: true, platform: 'node',
+    const res = await build({
+      entryPoints: [path.join(ROOT, 'test/firewall/helpers/runner.ts')], write: false, bundle: true, platform: 'node',
       format: 'esm', target: 'node24', external: ['koffi'], logLevel: 'warning',
       banner: { js: "import { createRequire as __cbCreateRequire } from 'node:module'; const require = __cbCreateRequire(import.meta.url);" },
     });
-    process.once('exit', () => { try { unlinkSync(outfile); } catch { /* already gone */ } });
-    return outfile;
+    const code = res.outputFiles[0].contents;
+    const dir = path.join(ROOT, 'node_modules/.cache/cbfw');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `runner-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
+    if (!existsSync(file)) {
+      const tmp = `${file}.${process.pid}.tmp`;
+      writeFileSync(tmp, code);
+      renameSync(tmp, file);
+    }
+    return file;
   })();
   return bundled;
 }
