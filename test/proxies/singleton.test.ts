@@ -194,6 +194,40 @@ describe('SingletonProxies', () => {
     p.close();
   });
 
+  it('TS_TAILNET_TARGET_FQDN: a Tailscale Service VIP and a 4via6 name install egress rules', async () => {
+    const fw = new FakeFirewall();
+    const svcPeer: NodeInfo = { id: '3', stableID: 's3', name: 'host.tailnet.ts.net.', key: '3', addresses: ['100.64.0.3/32'], allowedIPs: ['100.64.0.3/32', '100.99.10.20/32'] };
+    const nm = netmap(['100.64.0.1/32', 'fd7a:115c:a1e0::1/128'], [svcPeer]);
+    nm.extraRecords = [{ Name: 'web.tailnet.ts.net.', Type: 'A', Value: '100.99.10.20' }];
+    const p = new SingletonProxies({ settings: settings({ TS_TAILNET_TARGET_FQDN: 'web.tailnet.ts.net' }), firewall: fw });
+    await p.onNetmap(nm);
+    expect(lines).toContain('Installing forwarding rules for destination 100.99.10.20');
+    expect(fw.rules().some((l) => l.includes('SNAT --to-source 100.64.0.1') && l.includes('-d 100.99.10.20/32'))).toBe(true);
+
+    const fw6 = new FakeFirewall();
+    const router: NodeInfo = { id: '4', stableID: 's4', name: 'router.tailnet.ts.net.', key: '4', addresses: ['100.64.0.4/32'], allowedIPs: ['100.64.0.4/32', 'fd7a:115c:a1e0:b1a:0:7::/96'] };
+    const p6 = new SingletonProxies({ settings: settings({ TS_TAILNET_TARGET_FQDN: '10-1-2-3-via-7.tailnet.ts.net' }), firewall: fw6 });
+    await p6.onNetmap(netmap(['100.64.0.1/32', 'fd7a:115c:a1e0::1/128'], [router]));
+    expect(lines).toContain('Installing forwarding rules for destination fd7a:115c:a1e0:b1a:0:7:a01:203');
+    const r6 = fw6.rules().join('\n');
+    expect(r6).toContain('-d fd7a:115c:a1e0:b1a:0:7:a01:203/128');
+    expect(r6).toContain('-j SNAT --to-source fd7a:115c:a1e0::1');
+  });
+
+  it('cluster traffic via ingress with an IPv6 POD_IP and no own IPv6 is fatal with upstream text', async () => {
+    const p = new SingletonProxies({
+      settings: settings({ EXPERIMENTAL_ALLOW_PROXYING_CLUSTER_TRAFFIC_VIA_INGRESS: 'true', TS_SERVE_CONFIG: '/x/serve.json', POD_IP: 'fd00::9' }),
+      firewall: new FakeFirewall(),
+    });
+    await expect(p.onNetmap(netmap(['100.64.0.1/32']))).rejects.toThrow(
+      "installing rules to forward traffic to node's tailnet IP: no tailscale IP matching family of fd00::9 found in [100.64.0.1/32]");
+  });
+
+  it('TS_TAILNET_TARGET_IP: IPv6 target without IPv6 NAT fails at install, like upstream', async () => {
+    const p = new SingletonProxies({ settings: settings({ TS_TAILNET_TARGET_IP: 'fd7a:115c:a1e0::2' }), firewall: new FakeFirewall(false) });
+    await expect(p.onNetmap(netmap(['100.64.0.1/32', 'fd7a:115c:a1e0::1/128']))).rejects.toThrow(/^installing egress proxy rules: IPv6 rules requested/);
+  });
+
   it('backoff is capped at 10 minutes', () => {
     expect([0, 1, 2, 3].map(backoffMs)).toEqual([1000, 2000, 4000, 8000]);
     expect(backoffMs(9)).toBe(512_000);
