@@ -96,7 +96,19 @@ function checkThenAdd(n: number): number {
   return performance.now() - t;
 }
 
+/** This worker rewrites nat tables: refuse to run anywhere but the namespace the driver made. */
+function requireBenchNetns(): void {
+  const want = process.env.CBFW_BENCH_NETNS;
+  const here = spawnSync('ip', ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).stdout?.trim();
+  if (!want || here !== want) {
+    process.stderr.write('bench/firewall-worker.ts changes firewall rules and only runs inside the namespace that\n'
+      + 'bench/firewall.mjs creates: run `npx --no-install node bench/firewall.mjs` (as root) instead.\n');
+    process.exit(2);
+  }
+}
+
 async function main(): Promise<void> {
+  requireBenchNetns();
   const mode = backend === 'nftables' ? { mode: 'nftables' as const } : { mode: 'iptables' as const, variant: iptV() as 'legacy' | 'nft' };
   const tCreate = performance.now();
   const fw = await createBackendFirewall(mode);

@@ -29,7 +29,9 @@ try {
     const ns = `cbfw-bench-${process.pid}-${b}`;
     execFileSync('ip', ['netns', 'add', ns]);
     try {
-      const out = execFileSync('ip', ['netns', 'exec', ns, node, worker, b, N, REPS], { encoding: 'utf8', maxBuffer: 1 << 24 });
+      const out = execFileSync('ip', ['netns', 'exec', ns, node, worker, b, N, REPS], {
+        encoding: 'utf8', maxBuffer: 1 << 24, env: { ...process.env, CBFW_BENCH_NETNS: ns },
+      });
       const r = JSON.parse(out.trim().split('\n').pop());
       results.push(r);
       process.stderr.write(`${JSON.stringify(r)}\n`);

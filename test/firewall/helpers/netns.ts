@@ -115,7 +115,7 @@ export class Lab {
   /** Runs the engine inside `ns` in a fresh process. */
   async runEngine(ns: string, input: RunnerInput): Promise<RunnerOutput> {
     const script = await runnerScript();
-    const r = await this.exec(ns, NODE, [script, JSON.stringify(input)], { allowFail: true });
+    const r = await this.exec(ns, 'env', [`CBFW_NETNS=${ns}`, NODE, script, JSON.stringify(input)], { allowFail: true });
     const line = r.stdout.trim().split('\n').pop() ?? '';
     try {
       return JSON.parse(line) as RunnerOutput;

@@ -1,6 +1,7 @@
 // Runs the firewall engine (or the singleton proxies on top of it) inside the current network
 // namespace: tests start it with `ip netns exec <ns> node runner.mjs '<json>'` after bundling.
 // Prints one JSON line: { ok, error?, code?, name?, spawns, nftCalls, ms[] }.
+import { spawnSync } from 'node:child_process';
 import { createBackendFirewall, createFirewall } from '../../../src/firewall/create.js';
 import { nftStats } from '../../../src/firewall/libnftables.js';
 import { spawnStats } from '../../../src/firewall/spawn.js';
@@ -40,6 +41,12 @@ export interface RunnerOutput {
 }
 
 async function main(): Promise<void> {
+  // Only inside a cbfw-* namespace a test created: never touch the host's firewall.
+  const here = spawnSync('ip', ['netns', 'identify', String(process.pid)], { encoding: 'utf8' }).stdout?.trim() ?? '';
+  if (!here.startsWith('cbfw-') || here !== process.env.CBFW_NETNS) {
+    process.stderr.write(`runner: refusing to run outside the test's cbfw-* network namespace (in ${JSON.stringify(here)})\n`);
+    process.exit(2);
+  }
   const input = JSON.parse(process.argv[2]) as RunnerInput;
   const logs: string[] = [];
   setLogSink((l) => logs.push(l.trimEnd()));
