@@ -54,8 +54,14 @@ function enable(file: string): void {
   try { writeFileSync(file, '1'); } catch (e) { throw new Error(`enabling ${JSON.stringify(file)}: ${(e as Error).message}`); }
 }
 
+/** Turns on forwarding for the given families under `root` (errors name the sysctl file). */
+export function enableForwarding(root: string, families: (4 | 6)[]): void {
+  for (const f of families) {
+    enable(path.join(root || '/', f === 4 ? 'proc/sys/net/ipv4/ip_forward' : 'proc/sys/net/ipv6/conf/all/forwarding'));
+  }
+}
+
 export function ensureIPForwarding(root: string, s: Settings): void {
   const need = forwardingFamilies(s);
-  if (need.v4) enable(path.join(root, 'proc/sys/net/ipv4/ip_forward'));
-  if (need.v6) enable(path.join(root, 'proc/sys/net/ipv6/conf/all/forwarding'));
+  enableForwarding(root, [...(need.v4 ? [4 as const] : []), ...(need.v6 ? [6 as const] : [])]);
 }

@@ -1,10 +1,9 @@
 // Stateful driver of the singleton L3 proxies: called by the run loop for each processed netmap,
 // it works out each proxy's desired rules (pure planners in rules.ts) and applies every changed
 // group in one firewall batch. Also owns the DNS re-resolve timer of TS_EXPERIMENTAL_DEST_DNS_NAME.
-import { readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Firewall, ProxyRule } from '../firewall/types.js';
 import { errText, log } from '../log.js';
+import { enableForwarding } from '../proc/host.js';
 import type { NetmapState } from '../netmap/types.js';
 import { formatGoDuration } from '../settings/parse.js';
 import type { Settings } from '../settings/types.js';
@@ -27,15 +26,6 @@ export interface SingletonProxiesOptions {
   ensureForwarding?: (families: (4 | 6)[]) => Promise<void>;
 }
 
-async function ensureForwardingFiles(root: string, families: (4 | 6)[]): Promise<void> {
-  for (const f of families) {
-    const file = path.join(root || '/', f === 4 ? 'proc/sys/net/ipv4/ip_forward' : 'proc/sys/net/ipv6/conf/all/forwarding');
-    let cur: string;
-    try { cur = await readFile(file, 'utf8'); } catch (e) { throw new Error(`reading ${JSON.stringify(file)}: ${errText(e)}`); }
-    if (cur.trim() === '1') continue;
-    try { await writeFile(file, '1'); } catch (e) { throw new Error(`enabling ${JSON.stringify(file)}: ${errText(e)}`); }
-  }
-}
 
 /** Error message prefixes for batch failures, per group (upstream's wording). */
 const APPLY_PREFIX: Record<string, string> = {
@@ -69,7 +59,7 @@ export class SingletonProxies {
     this.fw = opts.firewall;
     this.resolver = opts.resolveDNS ?? systemResolveDNS;
     this.fail = opts.fail ?? ((err) => log(errText(err)));
-    this.ensureForwarding = opts.ensureForwarding ?? ((fams) => ensureForwardingFiles(this.s.root, fams));
+    this.ensureForwarding = opts.ensureForwarding ?? (async (fams) => enableForwarding(this.s.root, fams));
     // Upstream starts the re-resolve timer before the run loop with the full period.
     if (this.s.proxyTargetDNSName) this.schedule(DNS_PERIOD_MS);
   }
