@@ -18,6 +18,7 @@ import { CONTAINERBOOT, HEADSCALE, NODE24, REPO_ROOT, TAILSCALE, TAILSCALED, TOO
 
 export const LAN_PREFIX = '10.231.7';
 export const CLUSTER_PREFIX = '10.232.0';
+export const CLUSTER6_PREFIX = 'fd00:232';
 export const HEADSCALE_IP = `${LAN_PREFIX}.1`;
 export const LOGIN_SERVER = `http://${HEADSCALE_IP}:8080`;
 export const BASE_DOMAIN = 'lab.test';
@@ -47,6 +48,7 @@ export interface LabNode {
   dir: string;
   lanIP?: string;
   clusterIP?: string;
+  clusterIP6?: string;
 }
 
 export interface HeadscaleNode {
@@ -541,7 +543,7 @@ export class Lab {
   }
 
   /** Creates namespace `<id>-<role>` with a lan and/or cluster interface; addresses are allocated sequentially. */
-  async addNode(role: string, opts: { lan?: boolean; cluster?: boolean; lanIP?: string; clusterIP?: string } = {}): Promise<LabNode> {
+  async addNode(role: string, opts: { lan?: boolean; cluster?: boolean; lanIP?: string; clusterIP?: string; ipv6?: boolean } = {}): Promise<LabNode> {
     const ns = this.nsName(role);
     const dir = path.join(this.dir, role);
     fs.mkdirSync(dir, { recursive: true });
@@ -561,6 +563,11 @@ export class Lab {
     if (opts.cluster) {
       node.clusterIP = opts.clusterIP ?? `${CLUSTER_PREFIX}.${this.nextCluster++}`;
       await link('cblbr1', 'cbl1', node.clusterIP);
+      if (opts.ipv6) {
+        // An IPv6 address on the cluster link as well (ULA, no DAD delay), same host number.
+        node.clusterIP6 = `${CLUSTER6_PREFIX}::${node.clusterIP.split('.').pop()}`;
+        await this.ip(['-n', ns, 'addr', 'add', `${node.clusterIP6}/64`, 'dev', 'cbl1', 'nodad']);
+      }
     }
     return node;
   }
