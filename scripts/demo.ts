@@ -20,7 +20,12 @@ async function cleanup(code: number): Promise<never> {
   if (!stopping) {
     stopping = true;
     step('cleaning up: containerboot (SIGTERM), tailscaled peers, headscale, namespaces');
-    await lab?.teardown();
+    try {
+      await lab?.teardown();
+    } catch (e) {
+      console.error(`demo: ${(e as Error).message}`);
+      code = 1;
+    }
     info(`done; logs kept in .lab/logs/${lab ? lab.dir.split('/').pop() : ''}`);
   }
   process.exit(code);

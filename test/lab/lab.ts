@@ -258,6 +258,9 @@ taildrop:
     return this.userId;
   }
 
+  /** Every key this headscale handed out (teardown checks containerboot's output for them). */
+  readonly keys = new Set<string>();
+
   /** Creates a pre-auth key (single-use unless `reusable`). The key is never logged. */
   async createKey(opts: KeyOptions = {}): Promise<string> {
     const args = ['preauthkeys', 'create', '-u', String(this.userId), '-e', opts.expiration ?? '1h'];
@@ -266,6 +269,7 @@ taildrop:
     if (opts.tags?.length) args.push('--tags', opts.tags.join(','));
     const k = await this.cliJSON(args);
     if (typeof k.key !== 'string' || k.key === '') throw new Error('headscale preauthkeys create: no key in the answer');
+    this.keys.add(k.key);
     return k.key as string;
   }
 
@@ -656,13 +660,20 @@ export class Lab {
     return localapi(socket, method, p, body);
   }
 
-  /** Ends everything by PID and namespace; safe to call twice; keeps logs in <repo>/.lab/logs/<id>. */
+  /**
+   * Ends everything by PID and namespace; safe to call twice; keeps logs in <repo>/.lab/logs/<id>.
+   * Then fails if any containerboot run (its own log lines and those of the tailscaled and CLI it
+   * started) printed one of the lab's auth keys.
+   */
   async teardown(): Promise<void> {
     if (this.torn) return;
     this.torn = true;
     await Promise.all(this.containerboots.map((c) => c.proc.stop(10_000).catch(() => undefined)));
     await Promise.all(this.processes.map((p) => p.stop(3000).catch(() => undefined)));
     this.finish();
+    const keys = [...(this.headscale?.keys ?? [])];
+    const leaks = this.containerboots.filter((c) => keys.some((k) => c.proc.output().includes(k))).map((c) => `${c.proc.name} (log ${c.proc.logPath})`);
+    if (leaks.length) throw new Error(`auth key printed in the output of: ${leaks.join(', ')}`);
   }
 
   /** Synchronous variant for process exit handlers. */
