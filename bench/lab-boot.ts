@@ -83,7 +83,7 @@ try {
       const env: Record<string, string> = { TS_AUTHKEY: await lab.createKey({ ephemeral: true }), TS_HOSTNAME: `bench-${mode}-${i}` };
       if (mode === 'ingress') Object.assign(env, { TS_USERSPACE: 'false', TS_DEST_IP: cluster.clusterIP! });
       // The socket directory exists, as with the default TS_SOCKET=/tmp/tailscaled.sock (the
-      // event-driven socket wait; its failures are counted, see COMPATIBILITY.md L4).
+      // event-driven socket wait; failed starts are counted, see COMPATIBILITY.md L4).
       const cb = lab.startContainerboot(pod, { env, name: `containerboot-${mode}-${i}`, socketDirExists: true });
       try {
         let runningAt = 0;

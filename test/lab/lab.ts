@@ -393,11 +393,11 @@ export interface ContainerbootOptions {
   rawExtraArgs?: boolean;
   name?: string;
   /**
-   * Put the default TS_SOCKET in a directory that already exists when containerboot starts.
-   * Default false: the socket goes into `<node dir>/sock/`, removed before each start, so
-   * containerboot's socket wait polls (as upstream does) instead of reacting to the directory
-   * event — a work-around for the bind→listen race of COMPATIBILITY.md L4, which otherwise
-   * fails a few percent of starts (most under load). Also settable with CBL_SOCKET_DIR_EXISTS=1.
+   * Put the default TS_SOCKET in the node directory, which exists when containerboot starts (the
+   * realistic layout, like the default /tmp/tailscaled.sock; containerboot then waits for the
+   * socket with a directory watch). false: `<node dir>/sock/`, removed before each start, so
+   * containerboot polls for it instead. Default true; CBL_SOCKET_DIR_EXISTS=0 flips the default.
+   * (The fresh-directory layout was the work-around for COMPATIBILITY.md L4 until e35bce6.)
    */
   socketDirExists?: boolean;
 }
@@ -630,7 +630,7 @@ export class Lab {
    * and the lab's tailscaled knobs; the caller's values win.
    */
   startContainerboot(node: LabNode, opts: ContainerbootOptions): Containerboot {
-    const existingDir = opts.socketDirExists ?? process.env.CBL_SOCKET_DIR_EXISTS === '1';
+    const existingDir = opts.socketDirExists ?? process.env.CBL_SOCKET_DIR_EXISTS !== '0';
     let socket = opts.env.TS_SOCKET;
     if (socket === undefined) {
       const sockDir = existingDir ? node.dir : path.join(node.dir, 'sock');
