@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(nftables iptables iproute2 curl libnftables1 util-linux procps mount)
+APT_PACKAGES=(nftables iptables iproute2 curl libnftables1 util-linux procps mount openssl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

