@@ -3,6 +3,8 @@
 // talking to the project's fake API server, which runs on 127.0.0.1 inside the pod namespace. The
 // service-account files are mounted at /var/run/secrets/kubernetes.io/serviceaccount in the pod's
 // private /run.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, waitFor } from '../lab/lab.js';
 import { startKubeApi } from '../lab/kube.js';
@@ -60,5 +62,65 @@ describe('TS_KUBE_SECRET with the real tailscaled kubestore', () => {
     expect(paths.some((p) => /secrets\/tailscale/.test(p))).toBe(true);
     await second.stop();
     expect(second.proc.exitInfo?.code).toBe(0);
+  }, 150_000);
+
+  it('(13) HA egress services (TS_EGRESS_PROXIES_CONFIG_PATH): port-mapped cluster traffic reaches tailnet targets; config edits add and delete rules; status in the Secret', async () => {
+    const cluster = await lab.addNode('cluster', { cluster: true });
+    const peer = await lab.startPeer('peer', { hostname: 'lab-peer', kernel: true });
+    await lab.startWebServer(peer.node, 'tailnet-peer', 8080);
+    const pod = await lab.addNode('egress', { lan: true, cluster: true });
+    const api = await startKubeApi(lab, pod);
+    // What the operator's privileged init container does for egress ProxyGroup pods.
+    expect((await lab.exec(pod, ['sysctl', '-w', 'net.ipv4.ip_forward=1'])).code).toBe(0);
+    const cfgDir = path.join(pod.dir, 'egress');
+    fs.mkdirSync(cfgDir);
+    const cfg = path.join(cfgDir, 'egress-services');
+    fs.writeFileSync(cfg, JSON.stringify({ web: { tailnetTarget: { fqdn: 'lab-peer.lab.test' }, ports: [{ protocol: 'tcp', matchPort: 9080, targetPort: 8080 }] } }));
+    const cb = lab.startContainerboot(pod, {
+      env: {
+        ...api.env,
+        TS_KUBE_SECRET: 'tailscale',
+        TS_AUTHKEY: await lab.createKey(),
+        TS_HOSTNAME: 'egress-pg-0',
+        POD_NAME: 'egress-pg-0',
+        POD_IPS: pod.clusterIP!,
+        TS_USERSPACE: 'false',
+        TS_EGRESS_PROXIES_CONFIG_PATH: cfgDir,
+        TS_LOCAL_ADDR_PORT: `${pod.clusterIP}:9002`,
+        TS_TEST_SLEEP_DURATION: '10ms',
+      },
+      serviceAccountDir: api.saDir,
+      name: 'containerboot-egress-svc',
+    });
+    await cb.waitRunning();
+    await cb.waitStartupComplete(30_000);
+    const proxyIP = await cb.ip4();
+    const get = (port: number) => waitFor(`GET pod:${port}`, async () => {
+      const r = await lab.curl(cluster, `http://${pod.clusterIP}:${port}/svc`, 3);
+      return r.status === 200 ? r : undefined;
+    }, 20_000, 300);
+    expect((await get(9080)).body).toContain(`hello from tailnet-peer; client=${proxyIP}`);
+
+    // Replace the service: an IP target on another port. The old port-map rule goes away.
+    fs.writeFileSync(cfg, JSON.stringify({ web2: { tailnetTarget: { ip: await peer.ip4() }, ports: [{ protocol: 'tcp', matchPort: 9081, targetPort: 8080 }] } }));
+    expect((await get(9081)).body).toContain('hello from tailnet-peer');
+    const gone = await waitFor('port 9080 no longer mapped', async () => {
+      const r = await lab.curl(cluster, `http://${pod.clusterIP}:9080/svc`, 2);
+      return r.status === 0 && /Couldn't connect|refused/i.test(r.error) ? r : undefined;
+    }, 10_000, 300);
+    expect(gone.status).toBe(0);
+    const status = await waitFor('egress-services status for web2', async () => {
+      const v = (await api.secret('tailscale'))?.['egress-services'];
+      return v && JSON.parse(v).services?.web2 ? JSON.parse(v) : undefined;
+    }, 10_000);
+    expect(status).toEqual({
+      podIPv4: pod.clusterIP,
+      services: { web2: { ports: [{ protocol: 'tcp', matchPort: 9081, targetPort: 8080 }], tailnetTargetIPs: [await peer.ip4()], tailnetTarget: { ip: await peer.ip4(), fqdn: '' } } },
+    });
+    // The preStop hook: no health-check endpoint configured, so it only waits the (test) sleep.
+    const pre = await lab.curl(cluster, `http://${pod.clusterIP}:9002/internal-egress-services-preshutdown`, 20);
+    expect(pre.status).toBe(200);
+    await cb.stop();
+    expect(cb.proc.exitInfo?.code).toBe(0);
   }, 150_000);
 });
