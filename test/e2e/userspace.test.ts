@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Lab, type LabNode, waitFor } from '../lab/lab.js';
+import { LOGIN_SERVER, Lab, type LabNode, waitFor } from '../lab/lab.js';
 import { TAILSCALE, TOOLS_BIN } from '../lab/tools.js';
 
 let lab: Lab;
@@ -213,6 +213,40 @@ describe('userspace containerboot on the real stack', () => {
     expect(boot2.filter(isSet), boot2.join('\n')).toHaveLength(1);
     expect(boot2[0]).toContain('--hostname=cb-authonce');
     await second.stop();
+  }, 120_000);
+
+  it('(14) one-step mode TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: tailscaled logs in from cap-N.hujson; a kubelet-style ..data swap is reloaded', async () => {
+    const pod = await lab.addNode('pod14', { lan: true });
+    const dir = path.join(pod.dir, 'tsconfig');
+    fs.mkdirSync(dir);
+    const key = await lab.createKey();
+    // The kubelet's Secret-volume layout: ..<version>/ holds the files, ..data points at it, and
+    // each visible name is a symlink through ..data; updates swap ..data atomically.
+    const publish = (version: string, hostname: string) => {
+      const d = path.join(dir, `..${version}`);
+      fs.mkdirSync(d);
+      fs.writeFileSync(path.join(d, 'cap-100.hujson'), `{\n  // HuJSON, as the operator writes it\n  "Version": "alpha0",\n  "AuthKey": "${key}",\n  "ServerURL": "${LOGIN_SERVER}",\n  "Hostname": "${hostname}",\n  "AcceptDNS": false,\n}\n`);
+      fs.symlinkSync(`..${version}`, path.join(dir, '..data_tmp'));
+      fs.renameSync(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
+    };
+    publish('v1', 'cb-onestep');
+    fs.symlinkSync('..data/cap-100.hujson', path.join(dir, 'cap-100.hujson'));
+    // Validation forbids TS_EXTRA_ARGS/TS_HOSTNAME/TS_AUTHKEY in this mode: the file has it all.
+    const cb = lab.startContainerboot(pod, { env: { TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: dir }, rawExtraArgs: true });
+    const st = await cb.waitRunning();
+    await cb.waitStartupComplete(20_000);
+    expect(st.Self.HostName).toBe('cb-onestep');
+    expect(cb.output()).toMatch(/Using tailscaled config file ".*cap-100\.hujson"/);
+    expect(cb.output()).not.toMatch(/Running 'tailscale (up|set)'/);
+
+    const mark = cb.proc.output().length;
+    expect(cb.output()).not.toMatch(/config was reloaded/);
+    publish('v2', 'cb-onestep2');
+    await cb.proc.waitForOutput(/tailscaled config watch: config was reloaded/, 15_000, mark);
+    await waitFor('hostname from the new config', async () => ((await cb.status()).Self.HostName === 'cb-onestep2' ? true : undefined), 15_000);
+    await waitFor('headscale sees the new name', async () => (await lab.headscale.nodes()).some((n) => n.name === 'cb-onestep2'), 15_000);
+    await cb.stop();
+    expect(cb.proc.exitInfo?.code).toBe(0);
   }, 120_000);
 
   it('(6) ephemeral key + in-memory state: SIGTERM removes the node from headscale within seconds and exits 0', async () => {
