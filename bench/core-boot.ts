@@ -38,20 +38,23 @@ async function once(i: number): Promise<{ spawnMs: number; firstReqMs: number; r
   const t0 = nowNs();
   const cb = spawn(path.join(REPO, 'bin/containerboot'), [], {
     env: { PATH: `${bin}:/usr/bin:/bin`, TS_SOCKET: socket, TS_AUTHKEY: 'bench-key', TS_AUTH_ONCE: 'true', TS_TEST_ONLY_ROOT: dir, HOME: dir },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ["ignore", "ignore", "pipe"],
   });
   let log = '';
   const started = new Promise<void>((resolve, reject) => {
     cb.stderr!.on('data', (c: Buffer) => { log += c.toString(); if (log.includes('Startup complete, waiting for shutdown signal')) resolve(); });
     cb.once('exit', (code) => reject(new Error(`containerboot exited ${code}: ${log}`)));
   });
-  // The socket appears when tailscaled has started, as with the real daemon.
-  for (;;) {
-    try { readFileSync(stamp, 'utf8'); break; } catch { await new Promise((r) => setTimeout(r, 1)); }
-  }
-  await api.listen();
+  // The socket appears a while after tailscaled started (the real daemon needs 100+ ms): create it
+  // 50 ms after containerboot says it is waiting for it.
+  while (!log.includes('Waiting for tailscaled socket')) await new Promise((r) => setTimeout(r, 1));
+  await new Promise((r) => setTimeout(r, 50));
+  // The socket file is created inside listen() (bind + listen run synchronously in that call), so
+  // the time just before it is when the socket appears; the first request is timed when its
+  // headers reach the server, before its body is read.
+  api.onRequestStart = (p) => { if (firstReqAt === 0n && p.startsWith('/localapi/')) firstReqAt = nowNs(); };
   listenedAt = nowNs();
-  void api.until(() => api.requests.length > 0, 10_000).then(() => { firstReqAt = nowNs(); });
+  await api.listen();
   await started;
   await new Promise((r) => setTimeout(r, 300));
   const status = readFileSync(`/proc/${cb.pid}/status`, 'utf8');

@@ -225,6 +225,7 @@ class Boot {
       if (e instanceof DeadlineError) throw new Fatal('failed to bring up tailscale: timed out waiting for tailscaled socket');
       throw new Fatal(`failed to bring up tailscale: ${errText(e)}`);
     }
+    this.client.retryRefusedFor(CONNECT_RETRY_MS);
 
     await this.startHTTP();
 
@@ -415,23 +416,13 @@ class Boot {
   }
 
   private async openWatch(mask: number, signal: AbortSignal, what: string): Promise<BusWatch> {
-    // The socket file exists from bind(); until listen() a connect is refused. The event-driven
-    // socket wait can land in that gap, so refused connections are retried briefly.
-    const retryUntil = performance.now() + CONNECT_RETRY_MS;
-    for (;;) {
-      try {
-        const w = await BusWatch.open(this.client, mask, AbortSignal.any([signal, this.taskFailed.signal]));
-        this.metrics.watchOpens++;
-        return w;
-      } catch (e) {
-        if (this.lc.life.aborted) throw this.lc.life.reason;
-        const code = (e as NodeJS.ErrnoException).code;
-        if ((code === 'ECONNREFUSED' || code === 'ENOENT') && performance.now() < retryUntil && !signal.aborted) {
-          await sleep(10, signal);
-          continue;
-        }
-        throw new Fatal(`${what}: ${errText(e)}`);
-      }
+    try {
+      const w = await BusWatch.open(this.client, mask, AbortSignal.any([signal, this.taskFailed.signal]));
+      this.metrics.watchOpens++;
+      return w;
+    } catch (e) {
+      if (this.lc.life.aborted) throw this.lc.life.reason;
+      throw new Fatal(`${what}: ${errText(e)}`);
     }
   }
 

@@ -45,8 +45,30 @@ export class LocalAPIClient {
     this.agent = new http.Agent({ keepAlive: true });
   }
 
+  private retryRefusedUntil = 0;
+
+  /**
+   * For the next `ms`, connects refused by the socket (ECONNREFUSED: bound but not yet listening)
+   * are retried every 5 ms. Used right after the socket file appears.
+   */
+  retryRefusedFor(ms: number): void {
+    this.retryRefusedUntil = performance.now() + ms;
+  }
+
   /** Opens a request and resolves with the response head; the caller consumes the body stream. */
-  open(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+  async open(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+    for (;;) {
+      try {
+        return await this.open1(this.socketPath, method, path, opts);
+      } catch (e) {
+        const refused = (e as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+        if (!refused || performance.now() >= this.retryRefusedUntil || opts.signal?.aborted) throw e;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    }
+  }
+
+  private open1(socketPath: string, method: string, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       const headers: Record<string, string> = {
         Host: LOCALAPI_HOST,
@@ -54,7 +76,7 @@ export class LocalAPIClient {
         ...opts.headers,
       };
       if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
-      const req = http.request({ socketPath: this.socketPath, method, path, headers, agent: this.agent, signal: opts.signal }, resolve);
+      const req = http.request({ socketPath, method, path, headers, agent: this.agent, signal: opts.signal }, resolve);
       req.on('error', reject);
       if (opts.body !== undefined) req.write(opts.body);
       req.end();
@@ -91,12 +113,11 @@ export class LocalAPIClient {
    * exist, so nothing is sent anywhere.
    */
   warmUp(): Promise<void> {
-    return new Promise((resolve) => {
-      const req = http.request({ socketPath: `${this.socketPath}.cb-warmup-nonexistent`, path: '/', agent: this.agent });
-      req.on('error', () => resolve());
-      req.on('response', (r) => { r.resume(); resolve(); });
-      req.end();
-    });
+    // The same request path as the first real call (headers, agent, abort signal), to a socket
+    // path that does not exist: it fails with ENOENT without sending anything.
+    const signal = new AbortController().signal;
+    return this.open1(`${this.socketPath}.cb-warmup-nonexistent`, 'GET', '/localapi/v0/watch-ipn-bus?mask=0', { signal })
+      .then((r) => { r.destroy(); }, () => {});
   }
 
   close(): void {

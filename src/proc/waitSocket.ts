@@ -1,7 +1,6 @@
 // Waits for tailscaled's LocalAPI socket file. Event-driven (fs.watch on its directory) instead of
 // upstream's 100 ms polling; a stale socket file satisfies the wait at once, as upstream.
 import { watch, statSync, type FSWatcher } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 
 export class SocketWaitError extends Error {}
@@ -14,26 +13,12 @@ function exists(p: string): boolean {
 }
 
 /**
- * Resolves when `socketPath` exists and accepts connections (a socket file exists from bind(),
- * before listen(); reacting to the file event alone can hit that gap). Rejects when `signal`
- * aborts or stat fails oddly. A stale socket file that refuses connections satisfies the wait
- * after 2 s, as upstream's existence-only check would, so callers see the real connect error.
+ * Resolves when `socketPath` exists; rejects when `signal` aborts or stat fails oddly. The file
+ * exists from bind(), before listen(): the LocalAPI client retries refused connects for a moment
+ * (LocalAPIClient.retryRefusedFor), which is cheaper than a separate connect probe here.
  */
-export async function waitForSocket(socketPath: string, signal: AbortSignal): Promise<void> {
-  await waitForSocketFile(socketPath, signal);
-  const until = performance.now() + 2_000;
-  while (!(await accepts(socketPath)) && performance.now() < until && !signal.aborted) {
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('aborted');
-}
-
-function accepts(socketPath: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = net.connect(socketPath);
-    c.once('connect', () => { c.destroy(); resolve(true); });
-    c.once('error', () => resolve(false));
-  });
+export function waitForSocket(socketPath: string, signal: AbortSignal): Promise<void> {
+  return waitForSocketFile(socketPath, signal);
 }
 
 function waitForSocketFile(socketPath: string, signal: AbortSignal): Promise<void> {

@@ -7,13 +7,15 @@ import { errText, log as defaultLog } from '../log.js';
 import type { NetmapState } from '../netmap/types.js';
 import type { Services, ServicesContext } from '../orchestrator.js';
 import { autoAdvertisementEnabled, ServiceAdvertiser, unadvertiseServices } from './advertise.js';
-import { busWaitForDomain, CertLoops } from './certs/loops.js';
-import { egressPreshutdown } from './egress/preshutdown.js';
-import { EgressServices } from './egress/runner.js';
-import { IngressServices } from './ingress/runner.js';
+import type { CertLoops } from './certs/loops.js';
+import type { EgressServices } from './egress/runner.js';
+import type { IngressServices } from './ingress/runner.js';
 import { NO_HTTPS, serviceNames } from './serve/config.js';
-import { ServeConfigWatcher } from './serve/watcher.js';
+import type { ServeConfigWatcher } from './serve/watcher.js';
 import { SyncLoop } from './syncLoop.js';
+
+// The parts below are imported only when configured: they pull in chokidar and HTTPS clients, and a
+// plain proxy should not pay their memory (RSS budget, docs/PERFORMANCE.md).
 
 export interface CreateServicesOptions {
   /** Environment for TS_EXPERIMENTAL_SERVICE_AUTO_ADVERTISEMENT (default process.env). */
@@ -52,11 +54,16 @@ export async function createServices(ctx: ServicesContext, opts: CreateServicesO
   });
   void advertiseLoop?.failed.then((e) => ctx.fail(e));
 
-  const certs = s.certShareMode === 'rw' && s.serveConfigPath !== ''
-    ? new CertLoops({ client: ctx.client, waitForDomain: busWaitForDomain(ctx.client, log), log })
-    : undefined;
-  const serve = s.serveConfigPath === '' ? undefined
-    : new ServeConfigWatcher({ settings: s, client: ctx.client, kube: ctx.kube, advertiser, certs, log });
+  let certs: CertLoops | undefined;
+  if (s.certShareMode === 'rw' && s.serveConfigPath !== '') {
+    const { busWaitForDomain, CertLoops } = await import('./certs/loops.js');
+    certs = new CertLoops({ client: ctx.client, waitForDomain: busWaitForDomain(ctx.client, log), log });
+  }
+  let serve: ServeConfigWatcher | undefined;
+  if (s.serveConfigPath !== '') {
+    const { ServeConfigWatcher } = await import('./serve/watcher.js');
+    serve = new ServeConfigWatcher({ settings: s, client: ctx.client, kube: ctx.kube, advertiser, certs, log });
+  }
   void serve?.failed.then((e) => ctx.fail(e));
   let serveStarted = false;
 
@@ -68,6 +75,7 @@ export async function createServices(ctx: ServicesContext, opts: CreateServicesO
     handler: async (req) => {
       const { signal, done } = requestSignal(req);
       try {
+        const { egressPreshutdown } = await import('./egress/preshutdown.js');
         const r = await egressPreshutdown({ settings: s, signal, log });
         if (r.status !== 200) return textReply(r.status, `${r.body}\n`);
         return r.body === '' ? { status: 200, body: '' } : { status: 200, body: r.body, headers: { 'Content-Type': 'text/plain; charset=utf-8' } };
@@ -97,6 +105,7 @@ export async function createServices(ctx: ServicesContext, opts: CreateServicesO
       if (s.egressProxiesCfgPath !== '') {
         log(`configuring egress proxy using configuration file at ${s.egressProxiesCfgPath}`);
         if (ctx.firewall === undefined) return ctx.fail(new Error('egress proxy failed: no firewall'));
+        const { EgressServices } = await import('./egress/runner.js');
         egress = new EgressServices({ settings: s, firewall: ctx.firewall, kube: ctx.kube, log });
         void egress.failed.then((e) => ctx.fail(new Error(`egress proxy failed: ${e.message}`)));
         void egress.start(netmap!);
@@ -105,6 +114,7 @@ export async function createServices(ctx: ServicesContext, opts: CreateServicesO
         log(`configuring ingress proxy using configuration file at ${s.ingressProxiesCfgPath}`);
         log('starting ingress proxy...');
         if (ctx.firewall === undefined) return ctx.fail(new Error('ingress proxy failed: no firewall'));
+        const { IngressServices } = await import('./ingress/runner.js');
         ingress = new IngressServices({ settings: s, firewall: ctx.firewall, kube: ctx.kube, log });
         void ingress.failed.then((e) => ctx.fail(new Error(`ingress proxy failed: ${e.message}`)));
         void ingress.start();

@@ -60,6 +60,8 @@ export class FakeLocalAPI {
   /** Replaces the generated first message of the n-th watch (0-based) with a raw line, e.g. from a recorded transcript. */
   rawInitial?: (watchIndex: number, mask: number) => string | undefined;
   private watchCount = 0;
+  /** Called when a request's headers arrive, before its body is read (benchmarks time this). */
+  onRequestStart?: (path: string) => void;
   private watchers = new Set<Watcher>();
   private server?: http.Server;
   private readonly listeners = new Set<() => void>();
@@ -152,6 +154,7 @@ export class FakeLocalAPI {
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    this.onRequestStart?.(req.url ?? '');
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
