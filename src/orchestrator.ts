@@ -37,7 +37,7 @@ export interface Components {
   /** Auth-key reissue (one-step + kube state store). Resolves when a new key arrived. */
   reissueAuthKey?: (ctx: ReissueContext) => Promise<void>;
   /** One-step config reload watch; rejects with the fatal error. */
-  watchConfig?: (ctx: { settings: Settings; client: LocalAPIClient; signal: AbortSignal }) => Promise<void>;
+  watchConfig?: (ctx: { settings: Settings; client: LocalAPIClient; signal: AbortSignal; onReady: () => void }) => Promise<void>;
   /** HA services, serve config, advertisement: started at the points named in §3.3. */
   createServices?: (ctx: ServicesContext) => Promise<Services>;
 }
@@ -90,6 +90,7 @@ function goSyscallError(op: string, paths: string, e: unknown): string {
 
 const LOGOUT_TIMEOUT_MS = 5_000;
 const CONNECT_RETRY_MS = 2_000;
+const DAEMON_EXIT_GRACE_MS = 300;
 const SHUTDOWN_BUDGET_MS = 25_000;
 
 export async function run(env: NodeJS.ProcessEnv, components: Components = {}): Promise<number> {
@@ -181,6 +182,11 @@ class Boot {
   private async exitFor(e: unknown): Promise<number> {
     if (e instanceof CancelledExit) return 0;
     const err = this.fatalFromTask ?? e;
+    // A dying tailscaled usually shows first as a broken bus or LocalAPI connection; give its exit
+    // a moment to arrive so the death, not its symptom, decides the exit code.
+    if (this.daemon && !this.lc.root.signal.aborted && !this.lc.died.signal.aborted) {
+      await Promise.race([this.daemon.exited, sleep(DAEMON_EXIT_GRACE_MS)]);
+    }
     if (this.lc.died.signal.aborted && !this.lc.root.signal.aborted) {
       const info = await this.daemon!.exited;
       await this.closeServers();
@@ -316,8 +322,12 @@ class Boot {
     }
     w = await this.openWatch(MASK_RUN, life, 'failed to watch tailscaled for updates');
     if (isOneStepConfig(s) && this.c.watchConfig) {
-      this.c.watchConfig({ settings: s, client: this.client, signal: life })
+      // Armed before the run loop, so a config swap right after "Startup complete" is not missed.
+      let ready!: () => void;
+      const armed = new Promise<void>((r) => { ready = r; });
+      const watching = this.c.watchConfig({ settings: s, client: this.client, signal: life, onReady: () => ready() })
         .catch((e) => this.failTask(new Fatal(`failed to watch tailscaled config: ${errText(e)}`)));
+      await Promise.race([armed, watching]);
     }
     if (isL3Proxy(s)) {
       try {
@@ -565,7 +575,8 @@ class Boot {
           }
         }
         // In-memory state: log out so an ephemeral node leaves the tailnet now (upstream #14805).
-        if (this.reachedRunning && this.s.stateDir === '' && this.s.kubeSecret === '') {
+        // Not in one-step mode: its config file is locked and tailscaled refuses the logout.
+        if (this.reachedRunning && this.s.stateDir === '' && this.s.kubeSecret === '' && !isOneStepConfig(this.s)) {
           log('Logging out: tailscaled state is in memory, so this node cannot be reused after exit');
           const t = Lifecycle.budget(LOGOUT_TIMEOUT_MS);
           try {

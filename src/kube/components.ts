@@ -17,5 +17,6 @@ export const kubeComponents: Required<Pick<Components, 'createKube' | 'reissueAu
     configFilePath: ctx.settings.tailscaledConfigFilePath,
     localAPI: ctx.client,
     signal: ctx.signal,
+    onReady: ctx.onReady,
   }),
 };

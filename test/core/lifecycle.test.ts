@@ -90,6 +90,22 @@ describe('tailscaled failures', () => {
     expect(s.hasLog('tailscaled exited')).toBe(true);
   });
 
+  it('a crash that first shows as a broken bus still exits with the crash status, without shutdown calls', async () => {
+    const s = await start({ TS_AUTHKEY: 'k' });
+    s.api.cliHandler = upToRunning;
+    await s.waitLog('Startup complete, waiting for shutdown signal');
+    const before = s.api.requests.length;
+    // The real daemon's socket closes a moment before its exit is reaped.
+    s.api.dropWatches();
+    await new Promise((r) => setTimeout(r, 20));
+    process.kill(s.daemonPid()!, 'SIGKILL');
+    expect((await s.waitExit()).code).toBe(137);
+    expect(s.hasLog('tailscaled exited unexpectedly (signal: killed); exiting with code 137')).toBe(true);
+    // No shutdown-routine calls (unadvertise, logout) against the dead daemon.
+    const after = s.api.requests.slice(before).map((r) => r.path);
+    expect(after.filter((p) => p === '/localapi/v0/logout' || p === '/localapi/v0/prefs')).toEqual([]);
+  });
+
   it('tailscaled crash during login exits non-zero promptly', async () => {
     const s = await start({ TS_AUTH_ONCE: 'true' });
     s.api.cliHandler = () => new Promise(() => {});
