@@ -57,3 +57,30 @@ export class SyncLoop {
     while (this.running !== undefined) await this.running;
   }
 }
+
+/**
+ * Lifecycle shared by the file-driven runners (egress, ingress, serve config): one SyncLoop over
+ * `sync()`, an abort signal for their I/O, an optional directory watch, and an orderly close.
+ */
+export abstract class WatchedSyncRunner {
+  /** Resolves with the error that must end containerboot. */
+  readonly failed: Promise<Error>;
+  protected readonly loop = new SyncLoop(() => this.sync());
+  protected readonly abort = new AbortController();
+  protected watcher: { close(): Promise<void> } | undefined;
+  protected closed = false;
+
+  constructor() {
+    this.failed = this.loop.failed;
+  }
+
+  protected abstract sync(): Promise<void>;
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.loop.stop();
+    this.abort.abort();
+    await this.watcher?.close();
+    await this.loop.idle().catch(() => undefined);
+  }
+}

@@ -10,8 +10,8 @@ import { hasValidSelf, type NetmapState } from '../../netmap/types.js';
 import { resolveTailnetFQDN } from '../../proxies/resolveTailnetFQDN.js';
 import type { Settings } from '../../settings/types.js';
 import { AppliedGroups } from '../appliedGroups.js';
-import { watchDir, type DirWatch } from '../dirWatch.js';
-import { SyncLoop } from '../syncLoop.js';
+import { watchDir } from '../dirWatch.js';
+import { WatchedSyncRunner } from '../syncLoop.js';
 import { ConfigFileError, readEgressConfigs, type EgressConfigs } from './config.js';
 import { planEgress } from './plan.js';
 import { EGRESS_STATUS_KEY, isOwnStatus, parseEgressStatus, serializeEgressStatus, type EgressStatus } from './status.js';
@@ -33,15 +33,9 @@ function addrsKey(a: string[] | undefined): string {
   return a === undefined ? '' : a.join(',');
 }
 
-export class EgressServices {
-  /** Resolves with the error that must end containerboot (`egress proxy failed: <err>`). */
-  readonly failed: Promise<Error>;
-  private readonly loop = new SyncLoop(() => this.sync());
+export class EgressServices extends WatchedSyncRunner {
   private readonly log: (m: string) => void;
   private readonly resolveFull: FullResolver;
-  private readonly abort = new AbortController();
-  private watcher: DirWatch | undefined;
-  private closed = false;
 
   private netmap: NetmapState | undefined;
   private resolver: ((fqdn: string) => string[]) | undefined;
@@ -55,9 +49,9 @@ export class EgressServices {
   private configDirty = true;
 
   constructor(private readonly deps: EgressServicesDeps) {
+    super();
     this.log = deps.log ?? defaultLog;
     this.resolveFull = deps.resolve ?? resolveTailnetFQDN;
-    this.failed = this.loop.failed;
   }
 
   private die(err: unknown): void {
@@ -155,7 +149,7 @@ export class EgressServices {
     return this.loop.idle();
   }
 
-  private async sync(): Promise<void> {
+  protected async sync(): Promise<void> {
     if (this.configDirty || this.configs === undefined) {
       this.configDirty = false;
       try {
@@ -187,11 +181,4 @@ export class EgressServices {
     this.syncedTargets = plan.resolved;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.loop.stop();
-    this.abort.abort();
-    await this.watcher?.close();
-    await this.loop.idle().catch(() => undefined);
-  }
 }

@@ -8,9 +8,9 @@ import type { KubeStateStore } from '../../kube/facade.js';
 import { log as defaultLog } from '../../log.js';
 import type { Settings } from '../../settings/types.js';
 import { AppliedGroups } from '../appliedGroups.js';
-import { watchDir, type DirWatch } from '../dirWatch.js';
+import { watchDir } from '../dirWatch.js';
 import { ConfigFileError } from '../egress/config.js';
-import { SyncLoop } from '../syncLoop.js';
+import { WatchedSyncRunner } from '../syncLoop.js';
 import { INGRESS_STATUS_KEY, parseIngressStatus, readIngressConfigs, serializeIngressStatus, type IngressStatus } from './config.js';
 import { planIngress } from './plan.js';
 
@@ -23,20 +23,14 @@ export interface IngressServicesDeps {
   tickMs?: number;
 }
 
-export class IngressServices {
-  /** Resolves with the error that must end containerboot (`ingress proxy failed: <err>`). */
-  readonly failed: Promise<Error>;
-  private readonly loop = new SyncLoop(() => this.sync());
+export class IngressServices extends WatchedSyncRunner {
   private readonly log: (m: string) => void;
-  private readonly abort = new AbortController();
-  private watcher: DirWatch | undefined;
-  private closed = false;
   private status: IngressStatus | undefined;
   private readonly groups = new AppliedGroups();
 
   constructor(private readonly deps: IngressServicesDeps) {
+    super();
     this.log = deps.log ?? defaultLog;
-    this.failed = this.loop.failed;
   }
 
   /** Loads the stored status, starts watching and runs the first sync. Never rejects. */
@@ -72,7 +66,7 @@ export class IngressServices {
     return this.loop.idle();
   }
 
-  private async sync(): Promise<void> {
+  protected async sync(): Promise<void> {
     let configs;
     try {
       configs = await readIngressConfigs(this.deps.settings.ingressProxiesCfgPath);
@@ -93,11 +87,4 @@ export class IngressServices {
     }
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.loop.stop();
-    this.abort.abort();
-    await this.watcher?.close();
-    await this.loop.idle().catch(() => undefined);
-  }
 }

@@ -9,9 +9,9 @@ import { errText, log as defaultLog } from '../../log.js';
 import type { Settings } from '../../settings/types.js';
 import type { ServiceAdvertiser } from '../advertise.js';
 import type { CertLoops } from '../certs/loops.js';
-import { watchDir, type DirWatch } from '../dirWatch.js';
+import { watchDir } from '../dirWatch.js';
 import { canonicalJSON } from '../goJSON.js';
-import { SyncLoop } from '../syncLoop.js';
+import { WatchedSyncRunner } from '../syncLoop.js';
 import { certDomains, hasHTTPSEndpoint, HTTPS_WITHOUT_CERTS_WARNING, NO_HTTPS, readServeConfig, serviceNames, type ServeConfig } from './config.js';
 
 export interface ServeWatcherDeps {
@@ -28,14 +28,8 @@ export interface ServeWatcherDeps {
   tickMs?: number;
 }
 
-export class ServeConfigWatcher {
-  /** Resolves with the error that must end containerboot. */
-  readonly failed: Promise<Error>;
-  private readonly loop = new SyncLoop(() => this.sync());
+export class ServeConfigWatcher extends WatchedSyncRunner {
   private readonly log: (m: string) => void;
-  private readonly abort = new AbortController();
-  private watcher: DirWatch | undefined;
-  private closed = false;
   private certDomain = '';
   /** Canonical JSON + ETag of the last config tailscaled is known to hold. */
   private previous: string | undefined;
@@ -43,8 +37,8 @@ export class ServeConfigWatcher {
   private started = false;
 
   constructor(private readonly deps: ServeWatcherDeps) {
+    super();
     this.log = deps.log ?? defaultLog;
-    this.failed = this.loop.failed;
   }
 
   private get file(): string {
@@ -95,7 +89,7 @@ export class ServeConfigWatcher {
     return this.loop.idle();
   }
 
-  private async sync(): Promise<void> {
+  protected async sync(): Promise<void> {
     const certDomain = this.certDomain;
     let r;
     try {
@@ -146,12 +140,8 @@ export class ServeConfigWatcher {
     return true;
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    this.loop.stop();
-    this.abort.abort();
-    await this.watcher?.close();
-    await this.loop.idle().catch(() => undefined);
+  override async close(): Promise<void> {
+    await super.close();
     this.deps.certs?.close();
   }
 }
