@@ -107,19 +107,6 @@ export class LocalAPIClient {
     return res.body.trim() === '' ? undefined : (parseJSONLossless(res.body) as T);
   }
 
-  /**
-   * Loads Node's HTTP client code paths before tailscaled's socket exists: a cold first request
-   * costs ~12 ms, a warmed one ~3 ms (docs/PERFORMANCE.md). Connects to a path that does not
-   * exist, so nothing is sent anywhere.
-   */
-  warmUp(): Promise<void> {
-    // The same request path as the first real call (headers, agent, abort signal), to a socket
-    // path that does not exist: it fails with ENOENT without sending anything.
-    const signal = new AbortController().signal;
-    return this.open1(`${this.socketPath}.cb-warmup-nonexistent`, 'GET', '/localapi/v0/watch-ipn-bus?mask=0', { signal })
-      .then((r) => { r.destroy(); }, () => {});
-  }
-
   close(): void {
     this.agent.destroy();
   }
