@@ -1,14 +1,33 @@
 // Runs the built bin/containerboot as a process against the fake LocalAPI and fake
 // tailscaled/tailscale executables, and lets a test drive it phase by phase.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FakeLocalAPI } from './fakeLocalAPI.js';
 
 export const REPO = path.resolve(import.meta.dirname, '../..');
 export const BIN = path.join(REPO, 'bin/containerboot');
-export const FAKE_BIN = path.join(REPO, 'test/support/bin');
+/**
+ * Directory with the stand-ins `tailscaled` and `tailscale` (tiny sh wrappers around fakeDaemon.cjs
+ * and fakeCli.cjs), generated here rather than committed: the repository holds no files named like
+ * the real programs. Written atomically, so parallel test workers can all call this.
+ */
+function writeFakeBin(): string {
+  const dir = path.join(REPO, '.lab', 'fakebin');
+  mkdirSync(dir, { recursive: true });
+  for (const [name, target] of [['tailscaled', 'fakeDaemon.cjs'], ['tailscale', 'fakeCli.cjs']]) {
+    const file = path.join(dir, name);
+    const text = `#!/bin/sh\nexec node "${path.join(REPO, 'test/support', target)}" "$@"\n`;
+    if (existsSync(file) && readFileSync(file, 'utf8') === text) continue;
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o755 });
+    renameSync(tmp, file);
+  }
+  return dir;
+}
+
+export const FAKE_BIN = writeFakeBin();
 
 export interface Invocation {
   prog: 'tailscale' | 'tailscaled';
