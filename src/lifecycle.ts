@@ -45,11 +45,3 @@ export class Lifecycle {
     return { signal: ac.signal, clear: () => clearTimeout(t) };
   }
 }
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done() { clearTimeout(t); signal?.removeEventListener('abort', done); resolve(); }
-    signal?.addEventListener('abort', done);
-  });
-}

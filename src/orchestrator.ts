@@ -25,7 +25,8 @@ import { ensureIPForwarding, ensureTunDevice, needsForwarding } from './proc/hos
 import { startServer, type Route, type RunningServer } from './http/server.js';
 import { Health, debugRoute, healthRoute, metricsRoute, probeRoutes } from './http/endpoints.js';
 import { Metrics } from './http/metrics.js';
-import { CancelledError, DaemonExitedError, DeadlineError, Lifecycle, sleep } from './lifecycle.js';
+import { CancelledError, DaemonExitedError, DeadlineError, Lifecycle } from './lifecycle.js';
+import { sleep } from './util/sleep.js';
 import type { KubeStateStore } from './kube/facade.js';
 import type { Firewall } from './firewall/types.js';
 
@@ -622,4 +623,3 @@ class Boot {
 /** Thrown to leave the boot flow after a completed graceful exit (auth-key reissue success). */
 class CancelledExit extends CancelledError {}
 
-export { sleep };

@@ -1,6 +1,6 @@
 // Bounded retry for Secret writes that must not fail the container on a passing API hiccup.
 import { errText, log } from '../log.js';
-import { sleep } from '../lifecycle.js';
+import { sleep } from '../util/sleep.js';
 
 export interface RetryOptions {
   /** Total time budget; no attempt starts after it. */

@@ -14,7 +14,7 @@ import {
   STRATEGIC_MERGE, strategicMergeBody,
 } from './secretBodies.js';
 import { setupKube } from './setup.js';
-import { sleep } from '../lifecycle.js';
+import { sleep } from '../util/sleep.js';
 import { isInvalid, isNotFound, isTransient, KubeAPIError } from './status.js';
 
 export interface KubeStoreOptions {

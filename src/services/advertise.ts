@@ -4,7 +4,7 @@
 import type { LocalAPIClient } from '../localapi/client.js';
 import { log as defaultLog } from '../log.js';
 import { parseGoBool } from '../settings/parse.js';
-import { abortableSleep } from './sleep.js';
+import { abortableSleep } from '../util/sleep.js';
 
 type PrefsAPI = Pick<LocalAPIClient, 'getJSON' | 'sendJSON'>;
 

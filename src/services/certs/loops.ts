@@ -6,7 +6,7 @@ import { errorFromResponse } from '../../localapi/client.js';
 import { BusWatch } from '../../localapi/ipnbus.js';
 import { errText, log as defaultLog } from '../../log.js';
 import { formatGoDuration } from '../../settings/parse.js';
-import { abortableSleep } from '../sleep.js';
+import { abortableSleep } from '../../util/sleep.js';
 import { isTransientCertError, nextCertAttempt, parseRetryAfter, type CertOutcome } from './schedule.js';
 
 export type WaitForDomain = (domain: string, signal: AbortSignal) => Promise<void>;

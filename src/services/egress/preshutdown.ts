@@ -20,7 +20,7 @@ import { isIP } from 'node:net';
 import { log as defaultLog } from '../../log.js';
 import type { Settings } from '../../settings/types.js';
 import { formatGoDuration as goDuration } from '../../settings/parse.js';
-import { abortableSleep } from '../sleep.js';
+import { abortableSleep } from '../../util/sleep.js';
 import { readEgressConfigs, readHEPPings } from './config.js';
 
 export interface PingResult {
