@@ -67,14 +67,14 @@ describe('ServeConfigWatcher', () => {
     const t = await setup('{"TCP":{"80":{"HTTP":true}}}', 'no-https');
     expect(posts(t.api)).toHaveLength(1);
     expect(posts(t.api)[0].headers['if-match']).toBe('');
-    expect(JSON.parse(t.api.serveConfig)).toEqual({ TCP: { 80: { HTTP: true } } });
+    expect((t.api.serveConfig as Record<string, unknown>)).toEqual({ TCP: { 80: { HTTP: true } } });
     expect(t.lines).toContain('serve proxy: applying serve config');
     expect(t.kube.patches).toEqual([{ https_endpoint: 'no-https' }]);
   });
 
   it('applies HTTPS with a cert domain, substituting it', async () => {
     const t = await setup('{"TCP":{"443":{"HTTPS":true}},"Web":{"${TS_CERT_DOMAIN}:443":{"Handlers":{"/":{"Proxy":"http://127.0.0.1:8080"}}}}}', 'node.tailnet.ts.net');
-    expect(JSON.parse(t.api.serveConfig).Web).toHaveProperty(['node.tailnet.ts.net:443']);
+    expect((t.api.serveConfig as Record<string, unknown>).Web).toHaveProperty(['node.tailnet.ts.net:443']);
     expect(t.kube.patches).toEqual([{ https_endpoint: 'node.tailnet.ts.net' }]);
   });
 
@@ -91,7 +91,7 @@ describe('ServeConfigWatcher', () => {
     expect(posts(t.api)).toHaveLength(0);
     t.w.setCertDomain('a.ts.net');
     await eventually(() => posts(t.api).length === 1);
-    expect(JSON.parse(t.api.serveConfig).Web).toHaveProperty(['a.ts.net:443']);
+    expect((t.api.serveConfig as Record<string, unknown>).Web).toHaveProperty(['a.ts.net:443']);
     await writeFile(t.file, '{"Web":{"${TS_CERT_DOMAIN}:443":{}},"TCP":{"443":{"HTTPS":true}}}'); // same content
     await new Promise((r) => setTimeout(r, 150));
     await t.w.idle();

@@ -25,6 +25,15 @@ export interface RecordedRequest {
   body: string;
 }
 
+/** A scripted answer for GET cert/<domain>. */
+export interface CertAnswer {
+  status: number;
+  body?: string;
+  headers?: Record<string, string>;
+  /** Destroy the connection instead of answering (a transport error). */
+  hangUp?: boolean;
+}
+
 export interface CLICall {
   args: string[];
 }
@@ -57,6 +66,10 @@ export class FakeLocalAPI {
   dnsConfigStatus = 200;
   usermetrics = '# HELP tailscaled_health_messages Number of health messages\n# TYPE tailscaled_health_messages gauge\ntailscaled_health_messages{type="warning"} 0\n';
   cliHandler: CLIHandler = () => 0;
+  /** Answers for cert/<domain> requests, consumed in order; when empty: 200 with a key and cert. */
+  certAnswers: CertAnswer[] = [];
+  /** Fails the next serve-config POST with this status/body. */
+  failServePost: { status: number; body: string } | undefined;
   /** Replaces the generated first message of the n-th watch (0-based) with a raw line, e.g. from a recorded transcript. */
   rawInitial?: (watchIndex: number, mask: number) => string | undefined;
   private watchCount = 0;
@@ -81,6 +94,11 @@ export class FakeLocalAPI {
       this.server.closeAllConnections();
       await new Promise<void>((r) => this.server!.close(() => r()));
     }
+  }
+
+  /** Recorded requests with this method whose path starts with `prefix`. */
+  of(method: string, prefix: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && r.path.startsWith(prefix));
   }
 
   /** Number of currently open bus watches. */
@@ -183,6 +201,11 @@ export class FakeLocalAPI {
         case 'serve-config':
           if (req.method === 'GET') return json(200, this.serveConfig, { Etag: this.etag() });
           if (req.method === 'POST') {
+            if (this.failServePost) {
+              const f = this.failServePost;
+              this.failServePost = undefined;
+              return text(f.status, f.body);
+            }
             const ifMatch = req.headers['if-match'];
             if (ifMatch && ifMatch !== this.etag()) return text(412, 'etag mismatch');
             if (this.state !== 'Running') return json(500, { error: 'updating config: netMap is nil' });
@@ -214,7 +237,15 @@ export class FakeLocalAPI {
           if (req.method !== 'POST') return text(405, 'use POST');
           return json(200, { Reloaded: true, Err: '' });
         case 'cert-domains': return json(200, this.certDomains.length ? this.certDomains : null);
-        default: return text(404, '404 page not found');
+        default:
+          if (p.startsWith('cert/')) {
+            const a = this.certAnswers.shift() ?? { status: 200, body: 'KEY\nCERT\n' };
+            if (a.hangUp) { req.socket.destroy(); return; }
+            res.writeHead(a.status, { 'Content-Type': 'text/plain; charset=utf-8', ...a.headers });
+            res.end(a.body ?? '');
+            return;
+          }
+          return text(404, '404 page not found');
       }
     } finally {
       this.changed();
