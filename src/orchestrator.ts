@@ -219,7 +219,6 @@ class Boot {
     } catch (e) {
       throw new Fatal(`failed to bring up tailscale: ${errText(e)}`);
     }
-    this.metrics.tailscaledStarts++;
     void this.daemon.exited.then(() => {
       if (!this.shutdownDone) this.lc.died.abort(new DaemonExitedError('tailscaled exited'));
     });
@@ -351,11 +350,8 @@ class Boot {
   /** The run loop (§3.3): one notification at a time until cancelled or failed. */
   private async runLoop(w: BusWatch): Promise<void> {
     const s = this.s;
-    let lastAddrs: string | undefined;
     let storedDeviceID: string | undefined;
     let storedEndpoints: string | undefined;
-    let deviceIDStored = false;
-    let endpointsStored = false;
     for (;;) {
       const n = await this.readBus(w);
       applyNotify(this.netmap, n);
@@ -370,24 +366,20 @@ class Boot {
       let ok = false;
       try {
         const self = this.netmap.self!;
-        const addrsKey = self.addresses.join(',');
         if (this.hasKubeStateStore && this.kube && self.stableID !== storedDeviceID) {
           try { await this.kube.storeDeviceID(self.stableID, this.lc.life); } catch (e) {
             throw new Fatal(`storing device ID in Kubernetes Secret: ${errText(e)}`);
           }
           storedDeviceID = self.stableID;
-          deviceIDStored = true;
         }
         if (this.proxies) await this.proxies.onNetmap(this.netmap);
-        lastAddrs = addrsKey;
-        const endpointsKey = `${self.name}|${addrsKey}`;
+        const endpointsKey = `${self.name}|${self.addresses.join(',')}`;
         if (this.hasKubeStateStore && this.kube && endpointsKey !== storedEndpoints) {
           const ips = self.addresses.map((p) => p.split('/')[0]);
           try { await this.kube.storeDeviceEndpoints(self.name, ips, this.lc.life); } catch (e) {
             throw new Fatal(`storing device IPs and FQDN in Kubernetes Secret: ${errText(e)}`);
           }
           storedEndpoints = endpointsKey;
-          endpointsStored = true;
         }
         this.health.set(self.addresses.length > 0);
         if (this.services) await this.services.onNetmap(this.netmap);
@@ -396,8 +388,7 @@ class Boot {
         this.lastReconcileOk = ok;
         this.metrics.observeReconcile((performance.now() - t0) / 1000, ok);
       }
-      void lastAddrs;
-      if (!this.startupComplete && (!isL3Proxy(s) || !this.hasKubeStateStore || (deviceIDStored && endpointsStored))) {
+      if (!this.startupComplete && (!isL3Proxy(s) || !this.hasKubeStateStore || (storedDeviceID !== undefined && storedEndpoints !== undefined))) {
         this.startupComplete = true;
         this.metrics.startupComplete = 1;
         log('Startup complete, waiting for shutdown signal');

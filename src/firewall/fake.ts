@@ -69,7 +69,7 @@ export class FakeBackend implements Backend {
   /** Set to make the next apply fail (tests of failed batches). */
   failNext: Error | undefined;
 
-  constructor(private readonly ipv6: boolean) {
+  constructor(ipv6: boolean) {
     // Upstream's fake always has an ip6tables; without IPv6 NAT it still refuses v6 NAT rules.
     if (!ipv6) this.families = [4];
   }

@@ -1,7 +1,6 @@
 // Route handlers of the local server (spec §6) plus /livez and /readyz.
 import http from 'node:http';
 import type { LocalAPIClient } from '../localapi/client.js';
-import { CAPABILITY_VERSION } from '../capver.js';
 import { textReply, type Reply, type Route } from './server.js';
 import type { Metrics } from './metrics.js';
 import { log } from '../log.js';
@@ -92,4 +91,3 @@ export function probeRoutes(p: Probes): Route[] {
   ];
 }
 
-export { CAPABILITY_VERSION };

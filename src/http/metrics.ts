@@ -7,7 +7,6 @@ export class Metrics {
   reconciles = 0;
   reconcileErrors = 0;
   reconcileSecondsSum = 0;
-  tailscaledStarts = 0;
   startupComplete = 0;
 
   observeReconcile(seconds: number, ok: boolean): void {
