@@ -33,9 +33,8 @@ export class Lifecycle {
 
   /** A child signal of `life` that also ends after `ms`. */
   withDeadline(ms: number): { signal: AbortSignal; clear: () => void } {
-    const ac = new AbortController();
-    const t = setTimeout(() => ac.abort(new DeadlineError()), ms);
-    return { signal: AbortSignal.any([this.life, ac.signal]), clear: () => clearTimeout(t) };
+    const b = Lifecycle.budget(ms);
+    return { signal: AbortSignal.any([this.life, b.signal]), clear: b.clear };
   }
 
   /** A fresh budget independent of the root context (the 25 s shutdown budget). */
