@@ -3,7 +3,7 @@
 // reaches a socket of a tailscaled living in another network namespace.
 import http from 'node:http';
 
-export const TAILSCALE_CAP = '145';
+export const TAILSCALE_CAP = '142'; // tailscaled v1.102.3's capability version
 
 export interface LocalAPIReply {
   status: number;
