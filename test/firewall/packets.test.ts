@@ -1,8 +1,8 @@
 // netfilter.md §4.1/§4.2 automated: real packets through rules installed by our engine running
 // inside the proxy namespace, for each backend.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ProxyRule } from '../../src/firewall/types.js';
-import { BACKENDS, dumpRules, engineMode, Lab, requireTools, topology, toolsFor } from './helpers/netns.js';
+import { BACKENDS, dumpRules, engineMode, usePacketTopology } from './helpers/netns.js';
 
 const ingressAndHAEgress: Record<string, ProxyRule[]> = {
   // TS_DEST_IP-style ingress: tailnet → cluster backend.
@@ -13,21 +13,11 @@ const ingressAndHAEgress: Record<string, ProxyRule[]> = {
 };
 
 describe.each(BACKENDS)('packets through the %s backend', (backend) => {
-  const lab = new Lab();
-  let ns: { peer: string; proxy: string; back: string };
-
-  beforeAll(async () => {
-    await requireTools(toolsFor(backend));
-    ns = await topology(lab);
-    await lab.httpServer(ns.back, '192.0.2.2', 8080, 'backend-ok');
-    await lab.httpServer(ns.peer, '100.64.0.2', 80, 'tailnet-target-ok');
-    await lab.httpServer(ns.back, '192.0.2.3', 8080, 'backend2-ok');
-    await lab.httpServer(ns.back, 'fd00:2::2', 8080, 'backend6-ok');
-    await lab.httpServer(ns.peer, 'fd7a:115c:a1e0::2', 80, 'tailnet-target6-ok');
-  }, 60_000);
-  afterAll(() => lab.cleanup(), 60_000);
-
-  const curl = (from: string, url: string) => lab.exec(from, 'curl', ['-sS', '--max-time', '3', url], { allowFail: true });
+  const { lab, ns, curl } = usePacketTopology(backend, async ({ lab: l, ns: n }) => {
+    await l.httpServer(n.back, '192.0.2.3', 8080, 'backend2-ok');
+    await l.httpServer(n.back, 'fd00:2::2', 8080, 'backend6-ok');
+    await l.httpServer(n.peer, 'fd7a:115c:a1e0::2', 80, 'tailnet-target6-ok');
+  });
 
   it('ingress DNAT, egress port map + SNAT and MSS clamping work', async () => {
     const r = await lab.runEngine(ns.proxy, { ...engineMode(backend), steps: [{ groups: ingressAndHAEgress }] });

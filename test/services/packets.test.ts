@@ -2,12 +2,12 @@
 // the real engine inside the proxy namespace of the firewall packet-test topology
 // (test/firewall/helpers/netns.ts: peer 100.64.0.2 ↔ proxy tailscale0 100.64.0.1 / eth0 192.0.2.1 ↔
 // cluster backend 192.0.2.2).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseEgressConfigs } from '../../src/services/egress/config.js';
 import { planEgress } from '../../src/services/egress/plan.js';
 import { parseIngressConfigs } from '../../src/services/ingress/config.js';
 import { planIngress } from '../../src/services/ingress/plan.js';
-import { BACKENDS, engineMode, Lab, requireTools, topology, toolsFor } from '../firewall/helpers/netns.js';
+import { BACKENDS, engineMode, usePacketTopology } from '../firewall/helpers/netns.js';
 
 const EGRESS = JSON.stringify({ web: { tailnetTarget: { fqdn: 'web.tailnet.ts.net' }, ports: [{ protocol: 'tcp', matchPort: 4006, targetPort: 80 }] } });
 const INGRESS = JSON.stringify({ 'svc:web': { IPv4Mapping: { TailscaleServiceIP: '100.100.0.5', ClusterIP: '192.0.2.2' } } });
@@ -25,20 +25,10 @@ function egressPlan(configText: string, status?: ReturnType<typeof planEgress>['
 }
 
 describe.each(BACKENDS)('HA services through the %s backend', (backend) => {
-  const lab = new Lab();
-  let ns: { peer: string; proxy: string; back: string };
-
-  beforeAll(async () => {
-    await requireTools(toolsFor(backend));
-    ns = await topology(lab);
-    await lab.httpServer(ns.back, '192.0.2.2', 8080, 'backend-ok');
-    await lab.httpServer(ns.peer, '100.64.0.2', 80, 'tailnet-target-ok');
-    // The Tailscale Service VIP is routed to the proxy, as tailscaled's routes would.
-    await lab.exec(ns.peer, 'ip', ['route', 'add', '100.100.0.5/32', 'via', '100.64.0.1']);
-  }, 60_000);
-  afterAll(() => lab.cleanup(), 60_000);
-
-  const curl = (from: string, url: string) => lab.exec(from, 'curl', ['-sS', '--max-time', '3', url], { allowFail: true });
+  // The Tailscale Service VIP is routed to the proxy, as tailscaled's routes would.
+  const { lab, ns, curl } = usePacketTopology(backend, async ({ lab: l, ns: n }) => {
+    await l.exec(n.peer, 'ip', ['route', 'add', '100.100.0.5/32', 'via', '100.64.0.1']);
+  });
 
   it('an egress service port reaches its tailnet target, and stops once the service is removed', async () => {
     const added = egressPlan(EGRESS);

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { afterAll, beforeAll } from 'vitest';
 import type { RunnerInput, RunnerOutput } from './runner.js';
 
 const pexec = promisify(execFile);
@@ -189,4 +190,35 @@ export async function dumpRules(lab: Lab, ns: string, b: BackendName): Promise<s
   const four = (await lab.exec(ns, `iptables-${v}-save`, [])).stdout;
   const six = (await lab.exec(ns, `ip6tables-${v}-save`, [])).stdout;
   return `${four}\n${six}`.split('\n').filter((l) => !l.startsWith('#')).join('\n');
+}
+
+export interface PacketTopology {
+  lab: Lab;
+  /** The namespaces, available once the suite's beforeAll ran. */
+  ns: { peer: string; proxy: string; back: string };
+  /** curl from a namespace (3 s limit); never throws. */
+  curl(from: string, url: string): ReturnType<Lab['exec']>;
+}
+
+/**
+ * Registers beforeAll/afterAll for a packet-test suite on `backend`: the three-namespace topology
+ * with the cluster backend (192.0.2.2:8080, `backend-ok`) and the tailnet target
+ * (100.64.0.2:80, `tailnet-target-ok`) serving, plus whatever `extra` starts.
+ */
+export function usePacketTopology(backend: BackendName, extra?: (t: PacketTopology) => Promise<void>): PacketTopology {
+  const lab = new Lab();
+  const t: PacketTopology = {
+    lab,
+    ns: { peer: '', proxy: '', back: '' },
+    curl: (from, url) => lab.exec(from, 'curl', ['-sS', '--max-time', '3', url], { allowFail: true }),
+  };
+  beforeAll(async () => {
+    await requireTools(toolsFor(backend));
+    Object.assign(t.ns, await topology(lab));
+    await lab.httpServer(t.ns.back, '192.0.2.2', 8080, 'backend-ok');
+    await lab.httpServer(t.ns.peer, '100.64.0.2', 80, 'tailnet-target-ok');
+    await extra?.(t);
+  }, 60_000);
+  afterAll(() => lab.cleanup(), 60_000);
+  return t;
 }
