@@ -2,6 +2,7 @@
 // lazily so a plain configuration never evaluates (or pays memory for) Kubernetes, firewall or
 // file-watching code.
 import { run, type Components } from './orchestrator.js';
+import { findSubcommand } from './cli/index.js';
 
 const kube = () => import('./kube/components.js').then((m) => m.kubeComponents);
 
@@ -17,10 +18,14 @@ const components: Components = {
   createServices: async (ctx) => (await import('./services/index.js')).createServices(ctx),
 };
 
-run(process.env, components).then(
+const sub = findSubcommand(process.argv[2]);
+const main: Promise<number> = sub
+  ? sub().then((cmd) => cmd(process.argv.slice(3), process.env))
+  : run(process.env, components);
+main.then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`boot: unexpected error: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.stderr.write(`${sub ? 'containerboot' : 'boot'}: unexpected error: ${e instanceof Error ? e.stack : String(e)}\n`);
     process.exit(1);
   },
 );
