@@ -3,24 +3,14 @@ import http from 'node:http';
 import type { LocalAPIClient } from '../localapi/client.js';
 import { textReply, type Reply, type Route } from './server.js';
 import type { Metrics } from './metrics.js';
-import { log } from '../log.js';
 
-export class Health {
-  private healthy = false;
-  constructor(private readonly podIPv4: string, private readonly podIPv6: string) {}
-
-  set(healthy: boolean): void {
-    if (healthy !== this.healthy) log(`Setting healthy ${healthy}`);
-    this.healthy = healthy;
-  }
-
-  reply(): Reply {
-    if (!this.healthy) return textReply(503, 'node currently has no tailscale IPs\n');
-    const headers: Record<string, string> = {};
-    if (this.podIPv4) headers['Pod-IPv4'] = this.podIPv4;
-    if (this.podIPv6) headers['Pod-IPv6'] = this.podIPv6;
-    return { status: 200, body: 'ok', headers };
-  }
+/** /healthz (§6.3): 200 with the Pod IP headers once the node has tailnet addresses, else 503. */
+export function healthReply(healthy: boolean, podIPv4: string, podIPv6: string): Reply {
+  if (!healthy) return textReply(503, 'node currently has no tailscale IPs\n');
+  const headers: Record<string, string> = {};
+  if (podIPv4) headers['Pod-IPv4'] = podIPv4;
+  if (podIPv6) headers['Pod-IPv6'] = podIPv6;
+  return { status: 200, body: 'ok', headers };
 }
 
 function forwardHeaders(req: http.IncomingMessage): Record<string, string> {
@@ -74,8 +64,9 @@ export function debugRoute(debugAddrPort: string): Route {
   };
 }
 
-export function healthRoute(h: Health): Route {
-  return { path: '/healthz', method: 'GET', handler: () => h.reply() };
+/** `healthy` is read per request: health is derived from the boot state, not kept here. */
+export function healthRoute(healthy: () => boolean, podIPv4: string, podIPv6: string): Route {
+  return { path: '/healthz', method: 'GET', handler: () => healthReply(healthy(), podIPv4, podIPv6) };
 }
 
 export interface Probes {
