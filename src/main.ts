@@ -3,6 +3,7 @@
 // file-watching code.
 import { run, type Components } from './orchestrator.js';
 import { findSubcommand } from './cli/index.js';
+import { isL3Proxy } from './settings/types.js';
 
 const kube = () => import('./kube/components.js').then((m) => m.kubeComponents);
 
@@ -16,6 +17,14 @@ const components: Components = {
     return new SingletonProxies({ settings, firewall, fail });
   },
   createServices: async (ctx) => (await import('./services/index.js')).createServices(ctx),
+  // During the login wait: the modules the run loop will need, and the firewall's hot path warmed.
+  preload: async (s) => {
+    const parts: Promise<unknown>[] = [import('./services/index.js')];
+    if (isL3Proxy(s)) {
+      parts.push(import('./proxies/singleton.js'), import('./boot/warmFirewall.js').then((m) => m.warmFirewallPaths()));
+    }
+    await Promise.all(parts);
+  },
 };
 
 const sub = findSubcommand(process.argv[2]);

@@ -15,7 +15,8 @@ import { prepareHost } from './boot/host.js';
 import { requestNewAuthKey, setupKube } from './boot/kube.js';
 import { spawnDaemon, waitForDaemonSocket } from './boot/daemon.js';
 import { startHTTP } from './boot/http.js';
-import { login } from './boot/login.js';
+import { login, openLoginWatch } from './boot/login.js';
+import { prepareParts } from './boot/prepare.js';
 import { postLogin, startParts } from './boot/postLogin.js';
 import { runLoop } from './boot/runLoop.js';
 import { exitFor, exitGracefully } from './boot/shutdown.js';
@@ -82,8 +83,11 @@ async function bootAndRun(d: BootDeps, st: BootState, boot: AbortSignal): Promis
   await waitForDaemonSocket(d, boot);
   await startHTTP(d, st);
 
-  // Phase 3: login, until tailscaled is Running (§2.3–§2.5, §3.2).
-  if (await login(d, st.stateStore !== undefined, boot) === 'reissue') {
+  // Phase 3: login, until tailscaled is Running (§2.3–§2.5, §3.2). Once the bus answers, what the
+  // run loop needs and the netmap does not is prepared alongside (docs/PERFORMANCE.md).
+  const w1 = await openLoginWatch(d, boot);
+  const prepared = prepareParts(d, st);
+  if (await login(d, w1, st.stateStore !== undefined, boot) === 'reissue') {
     await requestNewAuthKey(d, st.stateStore, configAuthKey);
     // Success: the runtime restarts us with the new config; exit 0 after the shutdown routine.
     return exitGracefully(d, st);
@@ -92,7 +96,7 @@ async function bootAndRun(d: BootDeps, st: BootState, boot: AbortSignal): Promis
 
   // Phase 4: post-login set-up (§2.1 steps 14–19).
   const w = await postLogin(d, st.stateStore);
-  await startParts(d, st);
+  await startParts(d, st, prepared);
 
   // Phase 5: the run loop (§3.3), until cancelled or failed.
   await runLoop(d, st, w);

@@ -3,7 +3,7 @@
 import { mkdirSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
 import { errText, log } from '../log.js';
-import { MASK_BOOT, MASK_RUN } from '../localapi/ipnbus.js';
+import { MASK_BOOT, MASK_RUN, type BusWatch } from '../localapi/ipnbus.js';
 import { hasLoginStateWarning } from '../localapi/notify.js';
 import { upArgs } from '../plan/argv.js';
 import { runTailscaleCLI } from '../proc/cli.js';
@@ -17,11 +17,18 @@ export type LoginOutcome = 'running' | 'reissue';
 
 type LoginDeps = Pick<BootDeps, 's' | 'lc' | 'client' | 'tasks' | 'metrics'>;
 
-export async function login(d: LoginDeps, hasStateStore: boolean, boot: AbortSignal): Promise<LoginOutcome> {
+/** Steps 9–11: UDP GRO, watch #1 (once it answers, tailscaled's backend is up), the socket symlink. */
+export async function openLoginWatch(d: LoginDeps, boot: AbortSignal): Promise<BusWatch> {
+  if (d.s.enableForwardingOptimizations) await enableUDPGRO(d, boot);
+  const w = await openWatch(d, MASK_BOOT, boot);
+  symlinkSocket(d.s);
+  return w;
+}
+
+/** Steps 12–13 on watch #1: `tailscale up` where the mode wants it, then the auth loop. */
+export async function login(d: LoginDeps, watch: BusWatch, hasStateStore: boolean, boot: AbortSignal): Promise<LoginOutcome> {
   const { s } = d;
-  if (s.enableForwardingOptimizations) await enableUDPGRO(d, boot);
-  let w = await openWatch(d, MASK_BOOT, boot);
-  symlinkSocket(s);
+  let w = watch;
   let didLogin = false;
   if (isTwoStepConfigAlwaysAuth(s)) {
     w.close();

@@ -9,6 +9,7 @@ import { runTailscaleCLI } from '../proc/cli.js';
 import { isL3Proxy, isOneStepConfig } from '../settings/types.js';
 import { openWatch } from './bus.js';
 import type { BootDeps } from './deps.js';
+import type { Prepared } from './prepare.js';
 import { Fatal, type BootState } from './state.js';
 
 /** Steps 14–18; returns watch #3 for the run loop. */
@@ -57,16 +58,17 @@ export async function postLogin(d: BootDeps, stateStore: KubeStateStore | undefi
 }
 
 /**
- * Step 19 and the services: creates what the run loop feeds. Each part is recorded in `st` as soon
+ * Step 19 and the services: creates what the run loop feeds (the firewall was prepared earlier). Each part is recorded in `st` as soon
  * as it exists, so the shutdown routine closes it even when a later one fails.
  */
-export async function startParts(d: BootDeps, st: BootState): Promise<void> {
+export async function startParts(d: BootDeps, st: BootState, prepared: Prepared): Promise<void> {
   const { s, c } = d;
   if (isL3Proxy(s)) {
     let firewall;
     try {
-      if (!c.createFirewall) throw new Error('firewall support is not built in');
-      firewall = st.firewall = await c.createFirewall(d.env);
+      if (!prepared.firewall) throw new Error('firewall support is not built in');
+      // Created during the login wait (prepare.ts); its error, if any, is reported here as upstream's.
+      firewall = st.firewall = await prepared.firewall;
     } catch (e) {
       throw new Fatal(`error creating new netfilter runner: ${errText(e)}`);
     }

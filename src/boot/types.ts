@@ -18,6 +18,12 @@ export interface Components {
   watchConfig?: (ctx: { settings: Settings; client: LocalAPIClient; signal: AbortSignal; onReady: () => void }) => Promise<void>;
   /** HA services, serve config, advertisement: started at the points named in §3.3. */
   createServices?: (ctx: ServicesContext) => Promise<Services>;
+  /**
+   * Called during the login wait: loads (and runs once, on sample data) the code the configured
+   * parts will run after `Running`. Must have no effect outside the process; a failure is ignored
+   * (it shows again when the part itself is created).
+   */
+  preload?: (s: Settings) => Promise<void>;
 }
 
 export interface ReissueContext {
