@@ -1,13 +1,19 @@
 // The bundled binary drives the REAL firewall backends (koffi + libnftables, iptables-restore) for the
 // singleton proxies, inside a network namespace created for the test (fake tailscaled/CLI).
 import { execFileSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Scenario, goRunning } from '../support/harness.js';
+import { FAKE_BIN, Scenario, goRunning } from '../support/harness.js';
 
 let scn: Scenario | undefined;
 let ns: string | undefined;
+let binDir: string | undefined;
 afterEach(async () => {
   await scn?.cleanup(); scn = undefined;
+  if (binDir) rmSync(binDir, { recursive: true, force: true });
+  binDir = undefined;
   if (ns) { try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ } ns = undefined; }
 });
 
@@ -47,5 +53,49 @@ describe.each(['nftables', 'iptables'])('kernel-mode proxies with the real %s ba
     expect(dnat.length, dump).toBe(1);
     const clamps = dump.split('\n').filter((l) => /maxseg|TCPMSS/.test(l));
     expect(clamps.length, dump).toBe(2);
+  });
+});
+
+// The firewall is created while tailscaled logs in (src/boot/prepare.ts); what the user sees stays
+// upstream's: a firewall that cannot be created is reported at step 19, after Running and watch #3.
+describe('firewall prepared during the login wait', () => {
+  it('a firewall that cannot be created fails after Running, where upstream fails, with its prefix', async () => {
+    const name = makeNetns();
+    // An `iptables` that cannot report its version: creating the iptables runner fails.
+    binDir = mkdtempSync(path.join(tmpdir(), 'cb-prep-bin-'));
+    const marker = path.join(binDir, 'iptables-ran');
+    writeFileSync(path.join(binDir, 'iptables'), `#!/bin/sh\ntouch ${marker}\necho "no xtables here" >&2\nexit 3\n`);
+    chmodSync(path.join(binDir, 'iptables'), 0o755);
+    scn = new Scenario({
+      env: {
+        TS_AUTHKEY: 'k', TS_USERSPACE: 'false', TS_DEST_IP: '10.9.9.9', TS_DEBUG_FIREWALL_MODE: 'iptables',
+        TS_TEST_FAKE_NETFILTER: 'false', TS_TEST_ONLY_ROOT: '/', PATH: `${FAKE_BIN}:${binDir}:${process.env.PATH}`,
+      },
+      wrap: ['ip', 'netns', 'exec', name],
+    });
+    const s = await scn.start();
+    let triedBeforeRunning: boolean | undefined;
+    s.api.cliHandler = async (call, api) => {
+      if (call.args.includes('up')) {
+        // The login takes a while, as with a real control server: the firewall is tried meanwhile.
+        for (let i = 0; i < 100 && !existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
+        triedBeforeRunning = existsSync(marker);
+        goRunning(api);
+      }
+      return 0;
+    };
+    const { code } = await s.waitExit();
+    expect(code).toBe(1);
+    expect(triedBeforeRunning).toBe(true);
+    const msgs = s.messages();
+    const err = 'error creating new netfilter runner: creating iptables runner: iptables --version failed: no xtables here';
+    expect(msgs).toContain(err);
+    expect(msgs.indexOf(err)).toBeGreaterThan(msgs.indexOf("Running 'tailscale up'"));
+    expect(msgs).not.toContain('Startup complete, waiting for shutdown signal');
+    expect(msgs).not.toContain('Installing proxy rules');
+    // Reported after the run-loop watch (#3) was opened, i.e. at step 19 as upstream.
+    const watches = s.api.requests.filter((r) => r.path.startsWith('/localapi/v0/watch-ipn-bus')).length;
+    expect(watches).toBeGreaterThanOrEqual(3);
+    expect(s.hasLog('Sending SIGTERM to tailscaled')).toBe(true);
   });
 });

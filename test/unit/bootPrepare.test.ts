@@ -11,6 +11,8 @@ import { Lifecycle } from '../../src/lifecycle.js';
 import { LocalAPIClient } from '../../src/localapi/client.js';
 import { Metrics } from '../../src/http/metrics.js';
 import { settingsFromEnv } from '../../src/settings/fromEnv.js';
+import { warmRunLoop } from '../../src/boot/warmUp.js';
+import { warmFirewallPaths } from '../../src/boot/warmFirewall.js';
 
 function fakeFirewall(): Firewall & { closed: number } {
   return { mode: 'fake', closed: 0, hasIPv6NAT: () => true, apply: async () => undefined, close() { this.closed++; } };
@@ -71,5 +73,12 @@ describe('prepareParts', () => {
     expect(p.firewall).toBeUndefined();
     expect(created).toBe(0);
     expect(preloaded).toBe(1);
+  });
+});
+
+describe('warm-up samples', () => {
+  it('run the whole path', () => {
+    expect(warmRunLoop()).toBe(true);
+    expect(warmFirewallPaths()).toBeGreaterThan(0);
   });
 });
