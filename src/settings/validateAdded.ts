@@ -53,7 +53,7 @@ export function advertiseRoutesError(routes: string): string | undefined {
 
 /** Whether `v` is an absolute http(s) URL with a host, as the control server URL must be. */
 export function isControlURL(v: string): boolean {
-  if (!/^https?:\/\/[^\s]+$/i.test(v)) return false;
+  if (!/^https?:\/\/[^\s/?#]\S*$/i.test(v)) return false;
   try {
     const u = new URL(v);
     return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
