@@ -67,13 +67,13 @@ try {
   const env = {
     TS_AUTHKEY: await lab.createKey({ reusable: false }),
     TS_HOSTNAME: 'web-ingress',
+    TS_LOGIN_SERVER: LOGIN_SERVER,
     TS_USERSPACE: 'false',
     TS_DEST_IP: cluster.clusterIP!,
     TS_ENABLE_HEALTH_CHECK: 'true',
     TS_LOCAL_ADDR_PORT: `${pod.lanIP}:9002`,
   };
   for (const [k, v] of Object.entries(env)) info(`${k}=${k === 'TS_AUTHKEY' ? 'hskey-auth-…(redacted)' : v}`);
-  info(`TS_EXTRA_ARGS=--login-server=${LOGIN_SERVER}`);
   const cb = lab.startContainerboot(pod, { env });
   const running = await waitFor('Running', async () => {
     if (!cb.proc.running) throw new Error(`containerboot exited:\n${cb.redact(cb.proc.tail(30))}`);

@@ -1,6 +1,6 @@
 // argv for tailscaled, `tailscale up` and `tailscale set`, byte-identical to upstream (spec §2.2–§2.4).
 import { isOneStepConfig, type Settings } from '../settings/types.js';
-import { routeExtraArgs } from './cliFlags.js';
+import { extraArgsHaveFlag, routeExtraArgs } from './cliFlags.js';
 
 export function tailscaledArgs(s: Settings): string[] {
   const args = [`--socket=${s.socket}`];
@@ -29,6 +29,9 @@ export function upArgs(s: Settings): string[] {
   if (s.audience !== '') args.push(`--audience=${s.audience}`);
   if (s.routes !== undefined) args.push(`--advertise-routes=${s.routes}`);
   if (s.hostname !== '') args.push(`--hostname=${s.hostname}`);
+  // TS_LOGIN_SERVER (an addition): after upstream's own flags, before TS_EXTRA_ARGS; a
+  // --login-server in TS_EXTRA_ARGS wins and this one is left out (README, COMPATIBILITY.md).
+  if (s.loginServer !== '' && !extraArgsHaveFlag(s.extraArgs, 'login-server')) args.push(`--login-server=${s.loginServer}`);
   args.push(...routeExtraArgs(s.extraArgs).up);
   return args;
 }

@@ -25,23 +25,39 @@ export interface RoutedArgs {
   set: string[];
 }
 
-/** Splits whitespace-separated TS_EXTRA_ARGS into tokens for `up` and tokens for `set`. */
-export function routeExtraArgs(extraArgs: string): RoutedArgs {
+/** One flag of TS_EXTRA_ARGS with its separate value token, if any; `name` undefined = positional rest. */
+interface FlagTokens {
+  name: string | undefined;
+  setOnly: boolean;
+  tokens: string[];
+}
+
+/** Walks whitespace-separated TS_EXTRA_ARGS the way Go's flag package reads them. */
+function* flagTokens(extraArgs: string): Generator<FlagTokens> {
   const tokens = extraArgs.split(/\s+/).filter((t) => t !== '');
-  const up: string[] = [];
-  const set: string[] = [];
   for (let i = 0; i < tokens.length; i++) {
     const tok = tokens[i];
     // Go's flag package stops at the first non-flag or at "--": the rest is positional.
-    if (tok === '--' || !tok.startsWith('-') || tok === '-') { up.push(...tokens.slice(i)); break; }
+    if (tok === '--' || !tok.startsWith('-') || tok === '-') { yield { name: undefined, setOnly: false, tokens: tokens.slice(i) }; return; }
     const body = tok.replace(/^--?/, '');
     const eq = body.indexOf('=');
     const name = eq >= 0 ? body.slice(0, eq) : body;
     const setOnly = SET_ONLY_FLAGS.get(name);
-    const dest = setOnly ? set : up;
-    dest.push(tok);
     const takesNext = eq < 0 && (setOnly ? !setOnly.bool : UP_VALUE_FLAGS.has(name));
-    if (takesNext && i + 1 < tokens.length) dest.push(tokens[++i]);
+    yield { name, setOnly: setOnly !== undefined, tokens: takesNext && i + 1 < tokens.length ? [tok, tokens[++i]] : [tok] };
   }
+}
+
+/** Splits whitespace-separated TS_EXTRA_ARGS into tokens for `up` and tokens for `set`. */
+export function routeExtraArgs(extraArgs: string): RoutedArgs {
+  const up: string[] = [];
+  const set: string[] = [];
+  for (const f of flagTokens(extraArgs)) (f.setOnly ? set : up).push(...f.tokens);
   return { up, set };
+}
+
+/** Whether TS_EXTRA_ARGS passes flag `name` (`--name`, `-name`, `--name=v` or `--name v`). */
+export function extraArgsHaveFlag(extraArgs: string, name: string): boolean {
+  for (const f of flagTokens(extraArgs)) if (f.name === name) return true;
+  return false;
 }

@@ -2,6 +2,7 @@
 // like Go's exec.CommandContext.
 import { spawn } from 'node:child_process';
 import { describeExit } from './tailscaled.js';
+import { execErrorText } from './execError.js';
 
 export class CLIError extends Error {}
 
@@ -11,7 +12,7 @@ export function runTailscaleCLI(args: string[], signal?: AbortSignal): Promise<v
     const child = spawn('tailscale', args, { stdio: 'inherit' });
     const onAbort = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', onAbort);
-    child.once('error', (e) => { signal?.removeEventListener('abort', onAbort); reject(new CLIError(e.message)); });
+    child.once('error', (e) => { signal?.removeEventListener('abort', onAbort); reject(new CLIError(execErrorText('tailscale', e))); });
     child.once('exit', (code, sig) => {
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) { reject(signal.reason instanceof Error ? signal.reason : new Error('context canceled')); return; }

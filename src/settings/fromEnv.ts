@@ -7,13 +7,38 @@ import {
   DEFAULT_BOOT_TIMEOUT_MS, DEFAULT_LOCAL_ADDR_PORT, DEFAULT_SOCKET, type Settings, type SettingsResult,
 } from './types.js';
 import { validateSettings } from './validate.js';
+import { AUTH_KEY_SOURCE, CLIENT_SECRET_SOURCE, ID_TOKEN_SOURCE, resolveSecret, type SecretSource } from './secretFiles.js';
+import { extraArgsHaveFlag } from '../plan/cliFlags.js';
 
 /** A configuration error; `message` is the complete line to log before exiting 1. */
-export class SettingsError extends Error {}
+export class SettingsError extends Error {
+  /** Lines boot logs before the error (warnings from parsing). */
+  logs?: string[];
+}
 
 type Env = Record<string, string | undefined>;
 
+/** Configuration errors: boot stops at the first (thrown), `containerboot doctor` lists them all. */
+export class ErrorCollector {
+  readonly errors: string[] = [];
+  constructor(private readonly all: boolean) {}
+
+  /** `line` is the complete message boot logs before exiting 1. */
+  add(line: string, logs?: string[]): void {
+    if (this.all) { this.errors.push(line); return; }
+    const err = new SettingsError(line);
+    if (logs) err.logs = logs;
+    throw err;
+  }
+}
+
+/** Settings for boot; throws SettingsError with the first configuration error. */
 export function settingsFromEnv(env: Env): SettingsResult {
+  return buildSettings(env, new ErrorCollector(false));
+}
+
+/** Builds settings, reporting every configuration error to `errs` (which may throw at the first). */
+export function buildSettings(env: Env, errs: ErrorCollector): SettingsResult {
   const logs: string[] = [];
   const get = (k: string) => env[k] ?? '';
   const inKubernetes = get('KUBERNETES_SERVICE_HOST') !== '';
@@ -26,18 +51,25 @@ export function settingsFromEnv(env: Env): SettingsResult {
       configFile = sel.path;
       logs.push(...sel.logs);
     } catch (e) {
-      if (e instanceof ConfigDirError) throw new SettingsError(e.message);
-      throw e;
+      if (e instanceof ConfigDirError) errs.add(e.message);
+      else throw e;
     }
   }
+  const secret = (src: SecretSource): string => {
+    const r = resolveSecret(env, src);
+    if (r.log) logs.push(r.log);
+    if (r.error) errs.add(`invalid configuration: ${r.error}`);
+    return r.value;
+  };
 
   const s: Settings = {
-    authKey: get('TS_AUTHKEY') || get('TS_AUTH_KEY'),
+    authKey: secret(AUTH_KEY_SOURCE),
     clientID: get('TS_CLIENT_ID'),
-    clientSecret: get('TS_CLIENT_SECRET'),
-    idToken: get('TS_ID_TOKEN'),
+    clientSecret: secret(CLIENT_SECRET_SOURCE),
+    idToken: secret(ID_TOKEN_SOURCE),
     audience: get('TS_AUDIENCE'),
     hostname: get('TS_HOSTNAME'),
+    loginServer: get('TS_LOGIN_SERVER'),
     routes: env.TS_ROUTES,
     proxyTargetIP: get('TS_DEST_IP'),
     proxyTargetDNSName: get('TS_EXPERIMENTAL_DEST_DNS_NAME'),
@@ -85,14 +117,16 @@ export function settingsFromEnv(env: Env): SettingsResult {
   if (env.POD_IPS !== undefined) {
     const ips = env.POD_IPS.split(',');
     if (ips.length > 2) {
-      throw new SettingsError(`invalid configuration: POD_IPs can contain at most 2 IPs, got ${ips.length} ([${ips.join(' ')}])`);
-    }
-    for (const ip of ips) {
-      let a;
-      try { a = parseAddr(ip); } catch (e) {
-        throw new SettingsError(`invalid configuration: error parsing IP address ${ip}: ${(e as Error).message}`);
+      errs.add(`invalid configuration: POD_IPs can contain at most 2 IPs, got ${ips.length} ([${ips.join(' ')}])`);
+    } else {
+      for (const ip of ips) {
+        let a;
+        try { a = parseAddr(ip); } catch (e) {
+          errs.add(`invalid configuration: error parsing IP address ${ip}: ${(e as Error).message}`);
+          continue;
+        }
+        if (a.family === 4) s.podIPv4 = a.text; else s.podIPv6 = a.text;
       }
-      if (a.family === 4) s.podIPv4 = a.text; else s.podIPv6 = a.text;
     }
   }
 
@@ -102,6 +136,9 @@ export function settingsFromEnv(env: Env): SettingsResult {
   s.extraArgs = dns.extraArgs;
   s.acceptDNS = dns.acceptDNS;
   logs.push(...dns.logs);
+  if (s.loginServer !== '' && extraArgsHaveFlag(s.extraArgs, 'login-server')) {
+    logs.push('[warning] TS_EXTRA_ARGS contains --login-server, which overrides TS_LOGIN_SERVER; using the TS_EXTRA_ARGS value');
+  }
 
   if (s.podIPv6 !== '' && s.localAddrPort.includes(s.podIPv6) && !s.localAddrPort.includes('[') && !s.localAddrPort.includes(']')) {
     s.localAddrPort = s.localAddrPort.replace(s.podIPv6, `[${s.podIPv6}]`);
@@ -117,16 +154,12 @@ export function settingsFromEnv(env: Env): SettingsResult {
   const sleep = get('TS_TEST_SLEEP_DURATION');
   if (sleep !== '') {
     try { s.testSleepMs = parseGoDuration(sleep); } catch (e) {
-      throw new SettingsError(`invalid configuration: error parsing TS_TEST_SLEEP_DURATION value ${JSON.stringify(sleep)}: ${(e as Error).message}`);
+      errs.add(`invalid configuration: error parsing TS_TEST_SLEEP_DURATION value ${JSON.stringify(sleep)}: ${(e as Error).message}`);
     }
   }
 
   const v = validateSettings(s, bootTimeoutError);
   logs.push(...v.logs);
-  if (v.error !== undefined) {
-    const err = new SettingsError(`invalid configuration: ${v.error}`);
-    (err as SettingsError & { logs?: string[] }).logs = logs;
-    throw err;
-  }
+  for (const e of v.errors) errs.add(`invalid configuration: ${e}`, logs);
   return { settings: s, logs };
 }

@@ -7,6 +7,8 @@ export interface Settings {
   idToken: string;
   audience: string;
   hostname: string;
+  /** TS_LOGIN_SERVER (an addition, not upstream's): control server URL for `tailscale up`. */
+  loginServer: string;
   /** undefined = TS_ROUTES unset; '' = set but empty (clears routes). */
   routes: string | undefined;
   proxyTargetIP: string;

@@ -117,7 +117,8 @@ describe('tailscaled failures', () => {
   it('missing tailscaled binary: clear error, exit 1', async () => {
     const s = await start({ TS_AUTHKEY: 'k', PATH: '/usr/bin:/bin' });
     expect((await s.waitExit()).code).toBe(1);
-    expect(s.messages().at(-1)).toMatch(/^failed to bring up tailscale: starting tailscaled failed: spawn tailscaled ENOENT/);
+    // Go's os/exec wording, as upstream (COMPATIBILITY.md C18), not Node's `spawn tailscaled ENOENT`.
+    expect(s.messages().at(-1)).toBe('failed to bring up tailscale: starting tailscaled failed: exec: "tailscaled": executable file not found in $PATH');
   });
 
   it('tailscale up failure exits 1 with upstream message', async () => {

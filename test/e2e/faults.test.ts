@@ -65,11 +65,10 @@ describe('faults on the real stack', () => {
         TS_AUTHKEY: await lab.createKey(),
         TS_HOSTNAME: 'cb-nocontrol',
         TS_BOOT_TIMEOUT: '6s',
-        TS_EXTRA_ARGS: '--login-server=http://10.231.7.1:9',
+        TS_LOGIN_SERVER: 'http://10.231.7.1:9',
         TS_ENABLE_HEALTH_CHECK: 'true',
         TS_LOCAL_ADDR_PORT: `${pod.lanIP}:9002`,
       },
-      rawExtraArgs: true,
     });
     // While it cannot log in, /healthz answers 503 (no tailnet IPs yet).
     const health = await waitFor('/healthz answering', async () => {

@@ -231,8 +231,8 @@ describe('userspace containerboot on the real stack', () => {
     };
     publish('v1', 'cb-onestep');
     fs.symlinkSync('..data/cap-100.hujson', path.join(dir, 'cap-100.hujson'));
-    // Validation forbids TS_EXTRA_ARGS/TS_HOSTNAME/TS_AUTHKEY in this mode: the file has it all.
-    const cb = lab.startContainerboot(pod, { env: { TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: dir }, rawExtraArgs: true });
+    // Validation forbids TS_EXTRA_ARGS/TS_HOSTNAME/TS_AUTHKEY/TS_LOGIN_SERVER in this mode: the file has it all.
+    const cb = lab.startContainerboot(pod, { env: { TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: dir }, noLoginServer: true });
     const st = await cb.waitRunning();
     await cb.waitStartupComplete(20_000);
     expect(st.Self.HostName).toBe('cb-onestep');

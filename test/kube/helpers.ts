@@ -9,7 +9,7 @@ setLogSink(() => {});
 
 export function baseSettings(over: Partial<Settings> = {}): Settings {
   return {
-    authKey: '', clientID: '', clientSecret: '', idToken: '', audience: '', hostname: '', routes: undefined,
+    authKey: '', clientID: '', clientSecret: '', idToken: '', audience: '', hostname: '', loginServer: '', routes: undefined,
     proxyTargetIP: '', proxyTargetDNSName: '', tailnetTargetIP: '', tailnetTargetFQDN: '', daemonExtraArgs: [],
     extraArgs: '', inKubernetes: true, userspace: true, stateDir: '', acceptDNS: undefined, kubeSecret: 'tailscale',
     socksProxyAddr: '', httpProxyAddr: '', socket: '/tmp/tailscaled.sock', authOnce: false, root: '/',

@@ -387,10 +387,15 @@ export class Peer {
 // ---------------------------------------------------------------------------------------------
 
 export interface ContainerbootOptions {
-  /** TS_* env for containerboot; the lab adds TS_SOCKET, the login server and its debug knobs unless given. */
+  /** TS_* env for containerboot; the lab adds TS_SOCKET, TS_LOGIN_SERVER and its debug knobs unless given. */
   env: Record<string, string>;
-  /** Don't add `--login-server=` to TS_EXTRA_ARGS (the test sets TS_EXTRA_ARGS completely). */
-  rawExtraArgs?: boolean;
+  /** Don't set TS_LOGIN_SERVER (one-step mode, where the config file names the control server). */
+  noLoginServer?: boolean;
+  /**
+   * Files placed in /run/secrets/ of containerboot's private mount namespace, Docker-secrets style
+   * (name → content, mode 0400), e.g. { ts_authkey: key } with TS_AUTHKEY_FILE=/run/secrets/ts_authkey.
+   */
+  secrets?: Record<string, string>;
   name?: string;
   /** Mounted as /var/run/secrets/kubernetes.io/serviceaccount for containerboot and its tailscaled. */
   serviceAccountDir?: string;
@@ -628,7 +633,7 @@ export class Lab {
 
   /**
    * Starts bin/containerboot in `node` with `opts.env`. The lab fills in TS_SOCKET (under the
-   * node's directory), `--login-server` in TS_EXTRA_ARGS, `--no-logs-no-support` for tailscaled,
+   * node's directory), TS_LOGIN_SERVER (the lab's headscale), `--no-logs-no-support` for tailscaled,
    * and the lab's tailscaled knobs; the caller's values win.
    */
   startContainerboot(node: LabNode, opts: ContainerbootOptions): Containerboot {
@@ -639,19 +644,23 @@ export class Lab {
       if (!existingDir) fs.rmSync(sockDir, { recursive: true, force: true });
       socket = path.join(sockDir, 'tailscaled.sock');
     }
-    const extra = opts.rawExtraArgs ? opts.env.TS_EXTRA_ARGS : [`--login-server=${LOGIN_SERVER}`, opts.env.TS_EXTRA_ARGS ?? ''].join(' ').trim();
     const env: Record<string, string> = {
       ...labTailscaleEnv(node.dir),
       TS_TAILSCALED_EXTRA_ARGS: '--no-logs-no-support',
+      ...(opts.noLoginServer ? {} : { TS_LOGIN_SERVER: LOGIN_SERVER }),
       ...opts.env,
       TS_SOCKET: socket,
-      ...(extra !== undefined ? { TS_EXTRA_ARGS: extra } : {}),
     };
+    let secretsDir: string | undefined;
+    if (opts.secrets) {
+      secretsDir = fs.mkdtempSync(path.join(node.dir, 'secrets-'));
+      for (const [name, content] of Object.entries(opts.secrets)) fs.writeFileSync(path.join(secretsDir, name), content, { mode: 0o400 });
+    }
     // A stale socket from an earlier run would satisfy containerboot's socket wait immediately.
     fs.rmSync(socket, { force: true });
     const name = opts.name ?? `containerboot(${node.role})`;
     const execAt = Date.now();
-    const proc = spawnInNs(node.ns, [CONTAINERBOOT], { name, env, logPath: path.join(node.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`), serviceAccountDir: opts.serviceAccountDir });
+    const proc = spawnInNs(node.ns, [CONTAINERBOOT], { name, env, logPath: path.join(node.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`), serviceAccountDir: opts.serviceAccountDir, secretsDir });
     this.processes.push(proc);
     const cb = new Containerboot(this, node, proc, socket, env, execAt);
     this.containerboots.push(cb);

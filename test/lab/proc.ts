@@ -156,12 +156,14 @@ export class LabProcess {
  * writes under /run or /var/run (containerboot's /var/run/tailscale symlink, xtables.lock)
  * reaches the host. The shell execs, so the returned PID is the program's own PID.
  */
-export function spawnInNs(ns: string, argv: string[], opts: { name: string; env: NodeJS.ProcessEnv; logPath: string; cwd?: string; serviceAccountDir?: string }): LabProcess {
+export function spawnInNs(ns: string, argv: string[], opts: { name: string; env: NodeJS.ProcessEnv; logPath: string; cwd?: string; serviceAccountDir?: string; secretsDir?: string }): LabProcess {
   // With serviceAccountDir, that directory appears as /var/run/secrets/kubernetes.io/serviceaccount
-  // (in the private /run), where tailscaled's kubestore and containerboot look for it.
-  const script = 'sa=$1; shift; mount -t tmpfs -o mode=0755,size=8m cbl-run /run && ' +
-    'if [ -n "$sa" ]; then mkdir -p /run/secrets/kubernetes.io && cp -r "$sa" /run/secrets/kubernetes.io/serviceaccount; fi && exec "$@"';
-  const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', script, 'sh', opts.serviceAccountDir ?? '', ...argv], {
+  // (in the private /run), where tailscaled's kubestore and containerboot look for it. With
+  // secretsDir, its files appear in /run/secrets/ (Docker secrets' layout).
+  const script = 'sa=$1; sec=$2; shift 2; mount -t tmpfs -o mode=0755,size=8m cbl-run /run && ' +
+    'if [ -n "$sa" ]; then mkdir -p /run/secrets/kubernetes.io && cp -r "$sa" /run/secrets/kubernetes.io/serviceaccount; fi && ' +
+    'if [ -n "$sec" ]; then mkdir -p /run/secrets && cp -r "$sec"/. /run/secrets/; fi && exec "$@"';
+  const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', script, 'sh', opts.serviceAccountDir ?? '', opts.secretsDir ?? '', ...argv], {
     env: opts.env,
     cwd: opts.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
