@@ -27,5 +27,6 @@ fi
 node_modules/.bin/node --version | grep -q '^v24\.' || { echo "setup: node_modules/.bin/node is not Node 24" >&2; exit 1; }
 
 bash scripts/install-go-tools.sh
+bash scripts/install-image-tools.sh  # podman, runc, mmdebstrap for the image and its tests (issue 9)
 npm run --silent build
 echo "setup: done"
