@@ -18,4 +18,4 @@ await build({
   entryPoints: [path.join(root, 'bench/servicesBench.ts')], outfile: path.join(out, 'servicesBench.mjs'), format: 'esm',
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
-execFileSync(node, [path.join(out, 'servicesBench.mjs'), runs], { stdio: 'inherit', cwd: root });
+execFileSync(node, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), path.join(out, 'servicesBench.mjs'), runs], { stdio: 'inherit', cwd: root });

@@ -4,6 +4,7 @@
 // Real parts: the egress runner (chokidar watch, planner), the firewall engine with the nftables
 // backend (lowering, diff, nft text rendering; the libnftables call is replaced by a recorder, no
 // kernel), and the Kubernetes state store talking TLS to the fake API server on loopback.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -155,6 +156,7 @@ console.log(`A  config change -> rules applied + status written (from ..data swa
 console.log(`   of which firewall.apply (500 groups): ${fmt(aApply)}; status GET+JSON-patch over TLS: ${fmt(aStatus)}`);
 console.log(`B  netmap moves one FQDN target -> rules applied: ${fmt(b)}   budget 20 ms`);
 console.log(`   of which firewall.apply (1 group): ${fmt(bApply)}`);
+console.log(`peak RSS (VmHWM) of this bench process (runner, engine, fake API server): ${/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]} kB`);
 console.log(`C  netmap without relevant change (detection only, synchronous): ${fmt(c)}`);
 await eg.close();
 kube.close();
