@@ -1,5 +1,6 @@
 // Starts tailscaled (PATH lookup, own process group, inherited stdio/env) and reports its exit.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { doctorHint } from '../util/doctorHint.js';
 
 export interface ExitInfo {
   code: number | null;
@@ -33,7 +34,7 @@ export function startTailscaled(args: string[], extraEnv: Record<string, string>
     const exited = new Promise<ExitInfo>((res) => {
       child.once('exit', (code, signal) => { exitInfo = { code, signal }; res(exitInfo); });
     });
-    child.once('error', (e) => reject(new Error(`starting tailscaled failed: ${e.message}`)));
+    child.once('error', (e: NodeJS.ErrnoException) => reject(new Error(`starting tailscaled failed: ${e.message}${e.code === 'ENOENT' ? doctorHint('tailscaled') : ''}`)));
     child.once('spawn', () => {
       resolve({
         pid: child.pid!,
