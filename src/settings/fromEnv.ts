@@ -26,7 +26,8 @@ export function settingsFromEnv(env: Env): SettingsResult {
       configFile = sel.path;
       logs.push(...sel.logs);
     } catch (e) {
-      if (e instanceof ConfigDirError) throw new SettingsError(e.message);
+      // Deliberate (R1): the message names the variable; upstream's text follows unchanged.
+      if (e instanceof ConfigDirError) throw new SettingsError(`TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: ${e.message}`);
       throw e;
     }
   }
@@ -90,7 +91,7 @@ export function settingsFromEnv(env: Env): SettingsResult {
     for (const ip of ips) {
       let a;
       try { a = parseAddr(ip); } catch (e) {
-        throw new SettingsError(`invalid configuration: error parsing IP address ${ip}: ${(e as Error).message}`);
+        throw new SettingsError(`invalid configuration: POD_IPS: error parsing IP address ${ip}: ${(e as Error).message}`);
       }
       if (a.family === 4) s.podIPv4 = a.text; else s.podIPv6 = a.text;
     }
