@@ -21,6 +21,17 @@ export function inPath(cmd: string, env: NodeJS.ProcessEnv = process.env): boole
   return false;
 }
 
+/** The variant `iptables --version` reports, or '' (the plain tool names) when its restore tool is not on PATH. */
+export function usableVariant(v: IptablesVariant): IptablesVariant {
+  return v && !inPath(`iptables-${v}-restore`) ? '' : v;
+}
+
+/** The iptables-restore/-save tools of `variant` for `family` that are not on PATH. */
+export function missingIptablesTools(variant: IptablesVariant, family: Family): string[] {
+  const tools = iptablesTools(variant);
+  return [tools.restore[family], tools.save[family]].filter((t) => !inPath(t));
+}
+
 /** TS_TEST_FAKE_NETFILTER_6: unset, unparsable or true ⇒ IPv6 NAT available; false ⇒ not. */
 export function fakeIPv6(env: NodeJS.ProcessEnv): boolean {
   const v = env.TS_TEST_FAKE_NETFILTER_6;
@@ -34,7 +45,7 @@ function nftProbe(ipv6: boolean): void {
   }
 }
 
-function nftRuleCount(): number {
+export function nftRuleCount(): number {
   const doc = JSON.parse(nftRun('list ruleset')) as { nftables?: Array<Record<string, unknown>> };
   return (doc.nftables ?? []).filter((o) => 'rule' in o).length;
 }
@@ -67,15 +78,13 @@ export async function createBackendFirewall(opts: BackendOptions): Promise<Firew
         throw new Error(`creating iptables runner: ${(err as Error).message}`);
       }
       if (ver.code !== 0) throw new Error(`creating iptables runner: iptables --version failed: ${ver.stderr.trim()}`);
-      variant = variantFromVersion(ver.stdout);
-      if (variant && !inPath(`iptables-${variant}-restore`)) variant = '';
+      variant = usableVariant(variantFromVersion(ver.stdout));
     }
     const tools = iptablesTools(variant);
-    for (const t of [tools.restore[4], tools.save[4]]) {
-      if (!inPath(t)) throw new Error(`creating iptables runner: ${t} not found in $PATH`);
-    }
+    const missing = missingIptablesTools(variant, 4)[0];
+    if (missing !== undefined) throw new Error(`creating iptables runner: ${missing} not found in $PATH`);
     // IPv6 NAT also needs the ip6tables tools we write with; report it only if both are there.
-    const nat6 = (opts.ipv6 ?? (await iptablesHasIPv6NAT(run, v6))) && inPath(tools.restore[6]) && inPath(tools.save[6]);
+    const nat6 = (opts.ipv6 ?? (await iptablesHasIPv6NAT(run, v6))) && missingIptablesTools(variant, 6).length === 0;
     const fams: Family[] = nat6 ? [4, 6] : [4];
     engine = new FirewallEngine(new IptablesBackend(fams, tools, run), nat6);
   }

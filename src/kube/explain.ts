@@ -2,9 +2,10 @@
 // the RBAC rule that would allow it.
 import { KubeAPIError } from './status.js';
 
-export function rbacRule(verb: string, resource: string, name: string): string {
+export function rbacRule(verb: string | string[], resource: string, name: string): string {
   const names = name === '' ? '' : `, resourceNames: ["${name}"]`;
-  return `{apiGroups: [""], resources: ["${resource}"]${names}, verbs: ["${verb}"]}`;
+  const verbs = (Array.isArray(verb) ? verb : [verb]).map((v) => `"${v}"`).join(', ');
+  return `{apiGroups: [""], resources: ["${resource}"]${names}, verbs: [${verbs}]}`;
 }
 
 /**
