@@ -11,6 +11,8 @@ import { ensureLibnftables, nftRun } from './libnftables.js';
 import { selectMode, type ModeDeps } from './mode.js';
 import { NftablesBackend } from './nftables.js';
 import { runProcess, type Runner } from './spawn.js';
+import { doctorHint } from '../util/doctorHint.js';
+import { FirewallApplyError } from './errors.js';
 import type { Firewall } from './types.js';
 
 export function inPath(cmd: string, env: NodeJS.ProcessEnv = process.env): boolean {
@@ -108,6 +110,12 @@ export async function createFirewall(env: NodeJS.ProcessEnv = process.env): Prom
     nftProbe: (six) => { ensureLibnftables(); nftProbe(six); },
     nftRuleCount,
   };
-  const mode = await selectMode(env, deps);
-  return createBackendFirewall({ mode, ipv6: mode === 'nftables' ? await ipv6() : undefined, run });
+  try {
+    const mode = await selectMode(env, deps);
+    return await createBackendFirewall({ mode, ipv6: mode === 'nftables' ? await ipv6() : undefined, run });
+  } catch (err) {
+    // Refusals for lack of privilege point at the capability check, everything else at the mode.
+    const denied = err instanceof FirewallApplyError && (err.code === 'EPERM' || err.code === 'EACCES');
+    throw new Error(`${(err as Error).message}${doctorHint(denied ? 'capabilities' : 'firewall.mode')}`, { cause: err });
+  }
 }

@@ -1,5 +1,6 @@
 // Turns permanent API errors into messages an operator can act on: which Secret, which verb, and
 // the RBAC rule that would allow it.
+import { doctorHint } from '../util/doctorHint.js';
 import { KubeAPIError } from './status.js';
 
 export function rbacRule(verb: string | string[], resource: string, name: string): string {
@@ -16,7 +17,7 @@ export function explainSecretError(err: unknown, verb: string, namespace: string
   if (!(err instanceof KubeAPIError)) return err;
   let extra = '';
   if (err.code === 403) {
-    extra = `: the service account may not ${verb} Secret "${name}" in namespace "${namespace}"; grant it a Role with the rule ${rbacRule(verb, 'secrets', name)}`;
+    extra = `: the service account may not ${verb} Secret "${name}" in namespace "${namespace}"; grant it a Role with the rule ${rbacRule(verb, 'secrets', name)}${doctorHint('kube.rbac')}`;
   } else if (err.code === 422) {
     extra = `: the API server rejected the ${verb} of Secret "${name}" in namespace "${namespace}" as invalid`;
   } else if (err.code === 404 && verb !== 'get') {

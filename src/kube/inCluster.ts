@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Settings } from '../settings/types.js';
 import { registerSecret } from '../log.js';
+import { doctorHint } from '../util/doctorHint.js';
 
 export const SERVICE_ACCOUNT_DIR = 'var/run/secrets/kubernetes.io/serviceaccount';
 /** How long a read token is trusted before the file is read again (kubelet rotates projected tokens). */
@@ -51,7 +52,7 @@ export function readServiceAccount(root: string): ServiceAccount {
       return readFileSync(file, 'utf8');
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? '';
-      throw new Error(`reading service-account file ${file}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`);
+      throw new Error(`reading service-account file ${file}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}${doctorHint('kube.serviceaccount')}`);
     }
   };
   // Used verbatim, as upstream does: kubelet writes it without a newline.

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAddr, parsePrefix } from '../util/netip.js';
 import type { Settings } from '../settings/types.js';
+import { doctorHint } from '../util/doctorHint.js';
 import { loadLibc } from './libc.js';
 
 export function ensureTunDevice(root: string): void {
@@ -14,7 +15,7 @@ export function ensureTunDevice(root: string): void {
   const libc = loadLibc();
   // S_IFCHR | 0600, major 10 minor 200 (makedev for small numbers: major<<8 | minor).
   if (libc.mknod(tun, 0o020000 | 0o600, BigInt((10 << 8) | 200)) !== 0) {
-    throw new Error(`mknod ${tun}: errno ${libc.errno()}`);
+    throw new Error(`mknod ${tun}: errno ${libc.errno()}${doctorHint('tun')}`);
   }
 }
 
@@ -49,9 +50,9 @@ export function needsForwarding(s: Settings): boolean {
 
 function enable(file: string): void {
   let cur: string;
-  try { cur = readFileSync(file, 'utf8'); } catch (e) { throw new Error(`reading ${JSON.stringify(file)}: ${(e as Error).message}`); }
+  try { cur = readFileSync(file, 'utf8'); } catch (e) { throw new Error(`reading ${JSON.stringify(file)}: ${(e as Error).message}${doctorHint('forwarding')}`); }
   if (cur.trim() === '1') return;
-  try { writeFileSync(file, '1'); } catch (e) { throw new Error(`enabling ${JSON.stringify(file)}: ${(e as Error).message}`); }
+  try { writeFileSync(file, '1'); } catch (e) { throw new Error(`enabling ${JSON.stringify(file)}: ${(e as Error).message}${doctorHint('forwarding')}`); }
 }
 
 /** Turns on forwarding for the given families under `root` (errors name the sysctl file). */

@@ -36,7 +36,7 @@ describe('createFirewall mode detection in a fresh network namespace', () => {
   it('a forced iptables mode without iptables fails with a clear error', async () => {
     const r = await lab.runEngine(ns, { mode: 'nftables', env: { TS_DEBUG_FIREWALL_MODE: 'iptables', PATH: '/nonexistent' }, steps: [] });
     expect(r.ok).toBe(false);
-    expect(r.error).toBe('creating iptables runner: exec: "iptables": executable file not found in $PATH');
+    expect(r.error).toBe('creating iptables runner: exec: "iptables": executable file not found in $PATH; run \'containerboot doctor\' (check "firewall.mode") for details');
   });
 
   it('without iptables in PATH the default becomes nftables', async () => {

@@ -100,7 +100,7 @@ describe('device info', () => {
     const err = await rejection(store.storeDeviceID('id', never));
     store.close();
     expect(err.message).toBe('secrets "tailscale" is forbidden: User "system:serviceaccount:default:tailscale" cannot patch resource "secrets" in API group "" in the namespace "default"' +
-      ': the service account may not patch Secret "tailscale" in namespace "default"; grant it a Role with the rule {apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["patch"]}');
+      ': the service account may not patch Secret "tailscale" in namespace "default"; grant it a Role with the rule {apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["patch"]}; run \'containerboot doctor\' (check "kube.rbac") for details');
     expect(patches(api)).toHaveLength(1);
   });
 

@@ -43,7 +43,7 @@ describe('TestSetupKube', () => {
   it('4: TS_AUTHKEY set, GET answers 403 ⇒ error naming the Secret', async () => {
     const err = await rejection(run({ secrets: { tailscale: {} }, permissions: perms([false, false]) }, { authKey: 'foo' },
       { method: 'GET', pathIncludes: '/secrets/', status: 403, message: 'secrets "tailscale" is forbidden' }));
-    expect(err.message).toMatch(/^getting Tailscale state Secret tailscale: secrets "tailscale" is forbidden: the service account may not get Secret "tailscale" in namespace "default"; grant it a Role with the rule \{apiGroups: \[""\], resources: \["secrets"\], resourceNames: \["tailscale"\], verbs: \["get"\]\}$/);
+    expect(err.message).toMatch(/^getting Tailscale state Secret tailscale: secrets "tailscale" is forbidden: the service account may not get Secret "tailscale" in namespace "default"; grant it a Role with the rule \{apiGroups: \[""\], resources: \["secrets"\], resourceNames: \["tailscale"\], verbs: \["get"\]\}; run 'containerboot doctor' \(check "kube\.rbac"\) for details$/);
   });
   it('5: TS_AUTHKEY set, permission check fails ⇒ error', async () => {
     await expect(run({ secrets: { tailscale: {} }, permissions: { secrets: { get: false } } }, { authKey: 'foo' }))
