@@ -59,6 +59,11 @@ export async function gatherHost(view: DoctorView, env: NodeJS.ProcessEnv, p: Pr
 
 const countAppends = (out: string): number => out.split('\n').filter((l) => l.startsWith('-A')).length;
 
+/** The tool's complaint in one line, without its `# Warning` and "Perhaps …upgraded" noise. */
+export function oneLine(stderr: string): string {
+  return stderr.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#') && !l.startsWith('Perhaps iptables')).join('; ');
+}
+
 async function iptablesBackend(p: Probes, variant: 'legacy' | 'nft'): Promise<BackendFact> {
   const name = `iptables-${variant}` as const;
   let rules = 0;
@@ -71,7 +76,7 @@ async function iptablesBackend(p: Probes, variant: 'legacy' | 'nft'): Promise<Ba
         rules += countAppends(r.stdout);
         if (args.length === 3) usable = true;
       } else {
-        error ??= `${name} ${args.join(' ')}: exit ${r.code}: ${r.stderr.trim()}`;
+        error ??= `${name} ${args.join(' ')}: exit ${r.code}: ${oneLine(r.stderr)}`;
       }
     } catch (e) {
       error ??= (e as Error).message;

@@ -75,7 +75,13 @@ export function forwardingLines(view: DoctorView, f: HostFacts): Line[] {
   if (view.forwardingError) {
     return [fail('forwarding', `boot cannot tell which families to forward: ${view.forwardingError}`, 'correct TS_DEST_IP, TS_TAILNET_TARGET_IP or TS_ROUTES')];
   }
-  return f.sysctls.map((s) => {
+  const netAdmin = f.capEff !== undefined && hasCap(f.capEff, CAP_NET_ADMIN);
+  return f.sysctls.map((fact) => {
+    // access(W_OK) sees read-only mounts and file modes, but the kernel's ip_forward handler also
+    // refuses writes without CAP_NET_ADMIN (net.ipv6's does not): seen in a lab namespace.
+    const s = fact.family === 4 && fact.writeError === undefined && f.capEff !== undefined && !netAdmin
+      ? { ...fact, writeError: 'the kernel refuses ip_forward writes without CAP_NET_ADMIN' }
+      : fact;
     const fam = s.family === 4 ? 'v4' : 'v6';
     // Unknown needs (invalid configuration) are reported, but not as failures.
     const need: boolean | undefined = view.needs ? view.needs.forwarding[fam] : undefined;

@@ -54,9 +54,10 @@ export async function explainModeFromInstalledRules(deps: ModeDeps): Promise<Mod
   } catch { /* nft unavailable */ }
   const installed = { iptablesUsable: iptOK, iptablesRules: iptCount, nftablesUsable: nftOK, nftablesRules: nftCount };
   const pick = (mode: Mode, reason: string): ModeDecision => ({ mode, reason, installed });
-  if (nftCount > 0 && iptCount === 0) return pick('nftables', 'only nftables has rules');
-  if (iptCount > 0 && nftCount === 0) return pick('iptables', 'only iptables has rules');
-  if (nftOK) return pick('nftables', iptCount > 0 ? 'both have rules and nftables works' : 'no rules anywhere and nftables works');
+  const ipt = '`iptables -S`/`ip6tables -S`';
+  if (nftCount > 0 && iptCount === 0) return pick('nftables', `nftables has ${nftCount} rules, ${ipt} none`);
+  if (iptCount > 0 && nftCount === 0) return pick('iptables', `${ipt} list ${iptCount} rules, nftables none`);
+  if (nftOK) return pick('nftables', iptCount > 0 ? `both have rules (${iptCount} and ${nftCount}) and nftables works` : `no rules in ${ipt} or nftables, and nftables works`);
   if (iptOK) return pick('iptables', 'nftables does not work, iptables does');
   return pick('iptables', 'neither works; iptables is the fallback');
 }

@@ -2,7 +2,7 @@
 // output and exit code end to end on fakes.
 import { describe, expect, it } from 'vitest';
 import { doctor } from '../../src/doctor/index.js';
-import { gatherFirewall, gatherHost } from '../../src/doctor/gather.js';
+import { gatherFirewall, gatherHost, oneLine } from '../../src/doctor/gather.js';
 import { isReadOnlyCommand, readOnlyRunner, type Probes } from '../../src/doctor/probes.js';
 import { viewFromEnv } from '../../src/doctor/view.js';
 import type { RunResult } from '../../src/firewall/spawn.js';
@@ -46,6 +46,12 @@ function fakeProbes(h: FakeHost): Probes & { ran: string[] } {
 const okOut = (stdout: string): RunResult => ({ code: 0, stdout, stderr: '' });
 
 describe('read-only guard', () => {
+  it('tool complaints are folded to one line without warnings and hints', () => {
+    expect(oneLine('# Warning: iptables-legacy tables present, use iptables-legacy to see them\niptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)\n'))
+      .toBe('iptables v1.8.9 (nf_tables): Could not fetch rule set generation id: Permission denied (you must be root)');
+    expect(oneLine("a\nPerhaps iptables or your kernel needs to be upgraded.\nb\n")).toBe('a; b');
+  });
+
   it('lets listing and version commands through and nothing else', () => {
     for (const [c, a] of [['iptables', ['-S']], ['ip6tables-legacy', ['-t', 'nat', '-S']], ['iptables-nft', ['--version']], ['ip', ['-6', 'rule', 'show']], ['tailscaled', ['--version']], ['tailscale', ['version']]] as const) {
       expect(isReadOnlyCommand(c, [...a]), `${c} ${a.join(' ')}`).toBe(true);
@@ -107,7 +113,7 @@ describe('gathering', () => {
       { name: 'iptables-nft', usable: true, rules: 0 },
       { name: 'nftables', usable: true, rules: 0 },
     ]);
-    expect(f.decision).toEqual({ mode: 'nftables', reason: 'TS_DEBUG_FIREWALL_MODE=auto: no rules anywhere and nftables works',
+    expect(f.decision).toEqual({ mode: 'nftables', reason: 'TS_DEBUG_FIREWALL_MODE=auto: no rules in `iptables -S`/`ip6tables -S` or nftables, and nftables works',
       installed: { iptablesUsable: true, iptablesRules: 0, nftablesUsable: true, nftablesRules: 0 } });
     expect(f.iptablesVariant).toBe('nft');
     // `ip -6 rule show` printed nothing: checkIPv6 tried to add its test rule and the guard refused.

@@ -77,6 +77,13 @@ describe('host planners', () => {
     expect(forwardingLines(kernel, unreadable)[0]!.mark).toBe('ok');
     expect(forwardingLines({ ...kernel, forwardingError: 'invalid cluster destination IP: x' }, host())[0]!.mark).toBe('fail');
     expect(marks(forwardingLines(userspace, ro))).toEqual(['ok']);
+    // access() says writable, but without CAP_NET_ADMIN the kernel refuses ip_forward writes (not IPv6's).
+    const noAdmin = forwardingLines({ ...kernel, needs: { forwarding: { v4: true, v6: true }, firewall: true } },
+      host({ capEff: ALL_CAPS & ~(1n << 12n), sysctls: host().sysctls.map((s) => ({ ...s, value: '0' })) }));
+    expect(noAdmin.map((l) => `${l.mark} ${l.text}`)).toEqual([
+      'fail net.ipv4.ip_forward = 0 and not writable (the kernel refuses ip_forward writes without CAP_NET_ADMIN)',
+      'ok net.ipv6.conf.all.forwarding = 0, writable: boot sets it to 1 when needed',
+    ]);
   });
 
   it('socket directory', () => {
