@@ -38,7 +38,7 @@ function reviewLine(r: ReviewFact, secretExists: boolean | undefined, hasAuthKey
   if (r.allowed) return ok(check, `may ${what}`);
   const fix = 'apply the Role printed below (kube.role)';
   if (r.resource === 'events') return warn(check, `may not ${what}: tailscaled cannot record Events on the Pod (optional)`, fix);
-  if (r.verb === 'get' || r.verb === 'update') return fail(check, `may not ${what}: boot fails with "missing ${r.verb} permission on secret ${JSON.stringify(r.name)}"`, fix);
+  if (r.verb === 'get' || r.verb === 'update') return fail(check, `may not ${what}: boot fails (missing ${r.verb} permission on secret ${JSON.stringify(r.name)})`, fix);
   if (r.verb === 'patch') {
     const text = `may not ${what}: device information is not written to the Secret`;
     return hasAuthKey ? fail(check, `${text}, and boot fails because the Secret holds an authkey`, fix) : warn(check, text, fix);
@@ -69,8 +69,10 @@ export function kubeLines(view: DoctorView, f: KubeFacts | undefined): Line[] {
   const answered = f.reviews.filter((r) => r.allowed !== undefined).length;
   if (answered === 0) {
     const err = f.reviews.find((r) => r.error)?.error ?? 'no answer';
-    lines.push(fail('kube.api', `${f.url} did not answer: ${err}`,
-      /\b401\b|Unauthorized/i.test(err) ? 'the service-account token was rejected: check the token file and the ServiceAccount' : 'check the network path to the API server (NetworkPolicy, proxy, DNS)'));
+    const rejected = /\b401\b|Unauthorized/i.test(err);
+    lines.push(rejected
+      ? fail('kube.api', `${f.url} rejected the service-account token: ${err}`, 'check the token file and that the ServiceAccount still exists')
+      : fail('kube.api', `${f.url} did not answer: ${err}`, 'check the network path to the API server (NetworkPolicy, proxy, DNS)'));
     return lines;
   }
   lines.push(ok('kube.api', `${f.url} answers (${answered} access reviews)`));

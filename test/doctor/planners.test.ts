@@ -211,7 +211,7 @@ describe('kube planner', () => {
     down.reviews = down.reviews.map((r) => ({ resource: r.resource, verb: r.verb, name: r.name, error: 'POST https://10.0.0.1/x: connect ECONNREFUSED' }));
     expect(kubeLines(kubeView, down).at(-1)).toMatchObject({ mark: 'fail', check: 'kube.api', fix: expect.stringContaining('network path') });
     down.reviews = down.reviews.map((r) => ({ ...r, error: 'Unauthorized (401)' }));
-    expect(kubeLines(kubeView, down).at(-1)!.fix).toContain('token was rejected');
+    expect(kubeLines(kubeView, down).at(-1)!.text).toContain('rejected the service-account token');
     const partly = kube();
     partly.reviews[6] = { ...partly.reviews[6]!, allowed: undefined, error: 'timeout' };
     expect(kubeLines(kubeView, partly).find((l) => l.text.includes('review failed'))!.mark).toBe('warn');
