@@ -54,6 +54,8 @@ export interface BackendFact {
   /** Rules found (iptables: `-A` lines of the nat and filter tables; nftables: every rule). */
   rules: number;
   error?: string;
+  /** The program is not installed (nothing to see, as opposed to a listing that failed). */
+  notInstalled?: boolean;
 }
 
 export interface FirewallFacts {

@@ -57,12 +57,17 @@ export function mismatchLine(f: FirewallFacts): Line {
       `the host has ${nftRules} nf_tables rule(s) (nft / iptables-nft) but boot would write with iptables-legacy: both run, but neither tool shows the other's rules (upstream #17854, #5621)`,
       'set TS_DEBUG_FIREWALL_MODE=nftables, or make `iptables` iptables-nft (update-alternatives --set iptables /usr/sbin/iptables-nft)');
   }
+  const other = chosen === 'iptables-legacy' ? (nft?.usable ? nft : byName(f, 'iptables-nft')) : legacy;
+  if (other && !other.usable && !other.notInstalled) {
+    return warn('firewall.mismatch', `cannot list ${other.name} here (${other.error}), so rules there cannot be ruled out`);
+  }
   if (chosen !== 'iptables-legacy' && (legacy?.rules ?? 0) > 0) {
     return warn('firewall.mismatch',
       `the host has ${legacy!.rules} iptables-legacy rule(s) but boot would write through nf_tables (${chosen}): both run, but neither tool shows the other's rules and legacy policies still drop traffic (upstream #17854, #5621)`,
       'set TS_DEBUG_FIREWALL_MODE=iptables with `iptables` pointing at iptables-legacy (update-alternatives --set iptables /usr/sbin/iptables-legacy), or move the host\'s rules to nftables');
   }
-  return ok('firewall.mismatch', `no rules in a backend other than ${chosen}`);
+  const unseen = other?.notInstalled ? ` (${other.name} is not installed here, so its rules were not looked at)` : '';
+  return ok('firewall.mismatch', `no rules in a backend other than ${chosen}${unseen}`);
 }
 
 function ipv6Line(view: DoctorView, f: FirewallFacts, needed: boolean): Line {

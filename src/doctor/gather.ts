@@ -3,6 +3,7 @@ import path from 'node:path';
 import { missingIptablesTools, usableVariant } from '../firewall/create.js';
 import { variantFromVersion, type IptablesVariant } from '../firewall/iptables.js';
 import { checkIPv6, iptablesHasIPv6NAT } from '../firewall/ipv6.js';
+import { NotFoundError } from '../firewall/spawn.js';
 import { explainMode, explainModeFromInstalledRules, type ModeDecision, type ModeDeps } from '../firewall/mode.js';
 import { KubeClient } from '../kube/client.js';
 import { apiServerURL, readServiceAccount, serviceAccountDir, TokenSource } from '../kube/inCluster.js';
@@ -80,6 +81,7 @@ async function iptablesBackend(p: Probes, variant: 'legacy' | 'nft'): Promise<Ba
       }
     } catch (e) {
       error ??= (e as Error).message;
+      if (e instanceof NotFoundError) return { name, usable: false, rules: 0, error: error!, notInstalled: true };
     }
   }
   return usable ? { name, usable, rules } : { name, usable, rules, error: error ?? 'unknown error' };

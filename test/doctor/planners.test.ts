@@ -137,6 +137,10 @@ describe('firewall planner', () => {
     expect(mismatchLine(f)).toMatchObject({ mark: 'warn', text: expect.stringContaining('4 nf_tables rule(s)') });
     expect(mismatchLine(withRules(fw({ iptablesVariant: 'legacy' }), 'iptables-legacy', 4)).mark).toBe('ok');
     expect(mismatchLine(fw({ iptablesVariant: '' })).text).toContain('not checked');
+    const unlisted = fw({ backends: [{ name: 'iptables-legacy', usable: false, rules: 0, error: 'Permission denied (you must be root)' }, ...fw().backends.slice(1)] });
+    expect(mismatchLine(unlisted)).toMatchObject({ mark: 'warn', text: 'cannot list iptables-legacy here (Permission denied (you must be root)), so rules there cannot be ruled out' });
+    const absent = fw({ backends: [{ name: 'iptables-legacy', usable: false, rules: 0, error: 'not found', notInstalled: true }, ...fw().backends.slice(1)] });
+    expect(mismatchLine(absent)).toMatchObject({ mark: 'ok', text: expect.stringContaining('iptables-legacy is not installed here') });
   });
 
   it('the chosen backend does not work: ✗ when a firewall is needed, ⚠ when not', () => {
