@@ -72,6 +72,16 @@ describe('containerboot doctor in a lab network namespace (kernel mode)', () => 
     expect(r.code).toBe(0);
   });
 
+  it('a read-only /proc/sys (Docker\'s default): ✗ for each forwarding sysctl the routes need, EROFS from access()', async () => {
+    const before = await snapshot();
+    const cmd = ['env', '-i', ...env(), 'TS_ROUTES=10.0.0.0/24,fd00::/64', CONTAINERBOOT, 'doctor'].map((a) => `'${a}'`).join(' ');
+    const r = await lab.exec(ns, 'unshare', ['-m', 'sh', '-c', `mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec ${cmd}`], { allowFail: true });
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/^✗ forwarding: net\.ipv4\.ip_forward = 0 and not writable \(EROFS .*\n {4}fix: `docker run --sysctl net\.ipv4\.ip_forward=1`/m);
+    expect(r.stdout).toMatch(/^✗ forwarding: net\.ipv6\.conf\.all\.forwarding = 0 and not writable \(EROFS /m);
+    expect(await snapshot()).toEqual(before);
+  });
+
   it('without NET_ADMIN and NET_RAW: ✗ capabilities, ip_forward and firewall, with fixes, exit 1, nothing changed', async () => {
     const before = await snapshot();
     const drop = ['--inh-caps=-net_admin,-net_raw', '--bounding-set=-net_admin,-net_raw'];
