@@ -135,11 +135,10 @@ export async function gatherKube(view: DoctorView): Promise<KubeFacts | undefine
   if (!view.inKubernetes || view.kubeSecret === '') return undefined;
   const facts: KubeFacts = { saDir: serviceAccountDir(view.root), reviews: [] };
   let sa;
-  const tokens = (file: string) => new TokenSource(file);
   let ts;
   try {
     sa = readServiceAccount(view.root);
-    ts = tokens(sa.tokenPath);
+    ts = new TokenSource(sa.tokenPath);
     await ts.get();
   } catch (e) {
     facts.serviceAccountError = errText(e);
