@@ -14,6 +14,7 @@ import {
   STRATEGIC_MERGE, strategicMergeBody,
 } from './secretBodies.js';
 import { setupKube } from './setup.js';
+import { doctorHint } from '../util/doctorHint.js';
 import { sleep } from '../util/sleep.js';
 import { isInvalid, isNotFound, isTransient, KubeAPIError } from './status.js';
 
@@ -184,7 +185,7 @@ export async function createKubeStateStore(settings: Settings, opts: KubeStoreOp
   if (!settings.inKubernetes) {
     throw new Error(`TS_KUBE_SECRET is set to ${JSON.stringify(settings.kubeSecret)}, but containerboot is not running in Kubernetes ` +
       '(KUBERNETES_SERVICE_HOST is empty). Set TS_KUBE_SECRET="" (or unset it) to keep state outside a Kubernetes Secret, ' +
-      'or set TS_STATE_DIR to a writable directory.');
+      `or set TS_STATE_DIR to a writable directory${doctorHint('kube')}.`);
   }
   const sa = readServiceAccount(settings.root);
   const client = new KubeClient({
