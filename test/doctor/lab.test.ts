@@ -28,6 +28,9 @@ describe('containerboot doctor in a lab network namespace (kernel mode)', () => 
       }
     }
     ns = await lab.netns('doc');
+    // A new namespace may inherit forwarding = 1 (net.core.devconf_inherit_init_net, or another
+    // test's host setting): start from 0 so the "boot sets it to 1" branch is the one seen.
+    await lab.exec(ns, 'sh', ['-c', 'echo 0 > /proc/sys/net/ipv4/ip_forward && echo 0 > /proc/sys/net/ipv6/conf/all/forwarding']);
     await lab.exec(ns, 'iptables-legacy', ['-w', '-A', 'INPUT', '-s', '192.0.2.99/32', '-j', 'DROP']);
     await lab.exec(ns, 'iptables-legacy', ['-w', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'eth9', '-j', 'MASQUERADE']);
   }, 120_000);
