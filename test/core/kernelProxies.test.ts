@@ -88,7 +88,8 @@ describe('firewall prepared during the login wait', () => {
     expect(code).toBe(1);
     expect(triedBeforeRunning).toBe(true);
     const msgs = s.messages();
-    const err = 'error creating new netfilter runner: creating iptables runner: iptables --version failed: no xtables here';
+    const err = 'error creating new netfilter runner: creating iptables runner: iptables --version failed: no xtables here'
+      + `; run 'containerboot doctor' (check "firewall.mode") for details`; // C20: our own wording gets the hint
     expect(msgs).toContain(err);
     expect(msgs.indexOf(err)).toBeGreaterThan(msgs.indexOf("Running 'tailscale up'"));
     expect(msgs).not.toContain('Startup complete, waiting for shutdown signal');
