@@ -3,28 +3,31 @@
 import type { Family } from '../util/netip.js';
 import { FirewallApplyError } from './errors.js';
 import { lowerGroup, type GroupWant } from './model.js';
-import { afterOps, plan, type Op, type Snapshot } from './plan.js';
 import type { Firewall, FirewallMode, ProxyRule } from './types.js';
 
-/** The I/O half: a backend lists what it installed and applies a batch atomically (per family). */
-export interface Backend {
+/**
+ * A backend: its layout's pure diff (installed snapshot `S` + wants → ops `O` and the snapshot
+ * after them) and its I/O: list what it installed, apply a batch atomically (per family).
+ */
+export interface Backend<S = unknown, O = unknown> {
   readonly mode: FirewallMode;
   /** Families whose tables can be written. */
   readonly families: readonly Family[];
-  list(): Promise<Snapshot>;
-  apply(ops: Op[]): Promise<void>;
+  list(): Promise<S>;
+  plan(snap: S, wants: GroupWant[]): { ops: O[]; next: S };
+  apply(ops: O[]): Promise<void>;
   close(): void;
 }
 
-export class FirewallEngine implements Firewall {
-  private snap: Snapshot | undefined;
+export class FirewallEngine<S = unknown, O = unknown> implements Firewall {
+  private snap: S | undefined;
   /** Last lowering per group, keyed by the group's input, so re-sent unchanged groups cost no validation. */
   private lowered = new Map<string, { input: string; want: GroupWant }>();
   private queue: Promise<unknown> = Promise.resolve();
   /** Number of batches applied (tests and benchmarks read it). */
   batches = 0;
 
-  constructor(readonly backend: Backend, private readonly ipv6NAT: boolean) {}
+  constructor(readonly backend: Backend<S, O>, private readonly ipv6NAT: boolean) {}
 
   get mode(): FirewallMode {
     return this.backend.mode;
@@ -77,29 +80,29 @@ export class FirewallEngine implements Firewall {
     const fresh = this.snap === undefined;
     const snap = this.snap ?? (await this.backend.list());
     this.snap = snap;
-    const ops = plan(snap, wants);
-    if (ops.length === 0) return;
+    const p = this.backend.plan(snap, wants);
+    if (p.ops.length === 0) { this.snap = p.next; return; }
     try {
-      await this.backend.apply(ops);
+      await this.backend.apply(p.ops);
     } catch (err) {
       this.snap = undefined;
       if (fresh) throw err;
       // The cache may be stale (someone else changed the tables): list again and retry once.
       const again = await this.backend.list();
       this.snap = again;
-      const retry = plan(again, wants);
-      if (retry.length === 0) return;
+      const retry = this.backend.plan(again, wants);
+      if (retry.ops.length === 0) { this.snap = retry.next; return; }
       try {
-        await this.backend.apply(retry);
+        await this.backend.apply(retry.ops);
       } catch (err2) {
         this.snap = undefined;
         throw err2;
       }
-      this.snap = afterOps(again, retry);
+      this.snap = retry.next;
       this.batches++;
       return;
     }
-    this.snap = afterOps(snap, ops);
+    this.snap = p.next;
     this.batches++;
   }
 

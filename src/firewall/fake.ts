@@ -6,7 +6,8 @@ import { FirewallEngine, type Backend } from './engine.js';
 import type { ProxyRule } from './types.js';
 import { FirewallApplyError } from './errors.js';
 import { parseSave, renderRestore } from './iptablesText.js';
-import { emptySnapshot, opFamilies, type Op, type Snapshot } from './plan.js';
+import { emptySnapshot, opFamilies, planChains, type Op, type Snapshot } from './plan.js';
+import type { GroupWant } from './model.js';
 
 type Tables = Map<string, Map<string, string[]>>;
 
@@ -62,7 +63,7 @@ export function renderSave(tables: Tables): string {
   return `${out.join('\n')}\n`;
 }
 
-export class FakeBackend implements Backend {
+export class FakeBackend implements Backend<Snapshot, Op> {
   readonly mode = 'fake' as const;
   readonly families: readonly Family[] = [4, 6];
   tables: Record<Family, Tables> = { 4: builtins(), 6: builtins() };
@@ -78,6 +79,10 @@ export class FakeBackend implements Backend {
     const snap = emptySnapshot();
     for (const f of this.families) parseSave(renderSave(this.tables[f]), f, snap);
     return snap;
+  }
+
+  plan(snap: Snapshot, wants: GroupWant[]): { ops: Op[]; next: Snapshot } {
+    return planChains(snap, wants);
   }
 
   async apply(ops: Op[]): Promise<void> {

@@ -4,7 +4,8 @@ import type { Family } from '../util/netip.js';
 import type { Backend } from './engine.js';
 import { codeFromText, FirewallApplyError } from './errors.js';
 import { parseSave, renderRestore } from './iptablesText.js';
-import { emptySnapshot, opFamilies, type Op, type Snapshot } from './plan.js';
+import { emptySnapshot, opFamilies, planChains, type Op, type Snapshot } from './plan.js';
+import type { GroupWant } from './model.js';
 import { runProcess, type Runner } from './spawn.js';
 
 export type IptablesVariant = 'legacy' | 'nft' | '';
@@ -30,7 +31,7 @@ export function variantFromVersion(text: string): IptablesVariant {
   return '';
 }
 
-export class IptablesBackend implements Backend {
+export class IptablesBackend implements Backend<Snapshot, Op> {
   readonly mode = 'iptables' as const;
 
   constructor(
@@ -49,6 +50,10 @@ export class IptablesBackend implements Backend {
       parseSave(r.stdout, f, snap);
     }
     return snap;
+  }
+
+  plan(snap: Snapshot, wants: GroupWant[]): { ops: Op[]; next: Snapshot } {
+    return planChains(snap, wants);
   }
 
   async apply(ops: Op[]): Promise<void> {

@@ -1,18 +1,20 @@
-// nftables backend: one libnftables call per batch (one kernel transaction), no processes.
+// nftables backend: the map layout (nftPlan.ts), one libnftables call per batch (one kernel
+// transaction), no processes.
 import type { Family } from '../util/netip.js';
 import type { Backend } from './engine.js';
 import { FirewallApplyError } from './errors.js';
 import { nftRun } from './libnftables.js';
+import type { GroupWant } from './model.js';
+import { emptyNftSnapshot, planNft, type NftOp, type NftSnapshot } from './nftPlan.js';
 import { nftListCmd, parseNftList, renderNft } from './nftText.js';
-import { emptySnapshot, type Op, type Snapshot } from './plan.js';
 
-export class NftablesBackend implements Backend {
+export class NftablesBackend implements Backend<NftSnapshot, NftOp> {
   readonly mode = 'nftables' as const;
 
   constructor(readonly families: readonly Family[], private readonly run: (cmds: string) => string = nftRun) {}
 
-  async list(): Promise<Snapshot> {
-    const snap = emptySnapshot();
+  async list(): Promise<NftSnapshot> {
+    const snap = emptyNftSnapshot();
     for (const f of this.families) {
       try {
         parseNftList(this.run(nftListCmd(f)), f, snap);
@@ -25,7 +27,11 @@ export class NftablesBackend implements Backend {
     return snap;
   }
 
-  async apply(ops: Op[]): Promise<void> {
+  plan(snap: NftSnapshot, wants: GroupWant[]): { ops: NftOp[]; next: NftSnapshot } {
+    return planNft(snap, wants, this.families);
+  }
+
+  async apply(ops: NftOp[]): Promise<void> {
     if (ops.length) this.run(renderNft(ops));
   }
 

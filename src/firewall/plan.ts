@@ -1,6 +1,7 @@
-// The diff: installed snapshot + desired groups → the operations of one batch. Pure.
+// The chain layout's diff (iptables and the fake): installed snapshot + desired groups → the
+// operations of one batch. Pure.
 //
-// Layout shared by all backends: each group owns one chain per (family, hook) holding its rules in
+// Layout: each group owns one chain per (family, hook) holding its rules in
 // order; a group's chain is rewritten as a whole when its rule identities differ, and deleted when
 // the group wants nothing there. The two MSS-clamp rules per family are shared and ensure-only.
 import type { Family } from '../util/netip.js';
@@ -82,4 +83,10 @@ export function afterOps(snap: Snapshot, ops: Op[]): Snapshot {
 
 export function opFamilies(ops: Op[]): Family[] {
   return FAMILIES.filter((f) => ops.some((o) => o.family === f));
+}
+
+/** The chain layout's plan in the engine's form: the ops and the snapshot after them. */
+export function planChains(snap: Snapshot, wants: GroupWant[]): { ops: Op[]; next: Snapshot } {
+  const ops = plan(snap, wants);
+  return { ops, next: ops.length ? afterOps(snap, ops) : snap };
 }
