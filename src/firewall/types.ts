@@ -36,8 +36,8 @@ export interface Firewall {
    * Makes the installed rules of each named group equal to the given list (an empty list
    * removes the group's rules). Groups not named are left untouched. One listing, one batch:
    * either the whole batch applies or nothing changes (per address family in iptables mode).
-   * A group is rewritten as a whole when any of its rules changes, so keep groups small (one per
-   * service or proxy). Invalid rules reject with InvalidRuleError before anything is written.
+   * In iptables mode a group's chain is rewritten as a whole when any of its rules changes, so keep
+   * groups small (one per service or proxy); nftables diffs map elements one by one. Invalid rules reject with InvalidRuleError before anything is written.
    */
   apply(groups: Record<string, ProxyRule[]>): Promise<void>;
   close(): void;

@@ -125,3 +125,36 @@ describe.each(BACKENDS)('reconcile in the kernel with the %s backend', (backend:
     expect(count(after, 'clamp-mss out')).toBe(1);
   });
 });
+
+describe('nftables: upgrade in place from the per-group base-chain layout', () => {
+  const lab = new Lab();
+  let ns: string;
+  beforeAll(async () => {
+    await requireTools(toolsFor('nftables'));
+    ns = await lab.netns('upg');
+  }, 60_000);
+  afterAll(() => lab.cleanup(), 60_000);
+
+  it('the first batch deletes the previous version\'s chains and installs the map layout', async () => {
+    // What the previous version left in the netns: one nat base chain per group and hook.
+    const t = groupTag('a');
+    const old = [
+      'add table ip containerboot',
+      `add chain ip containerboot cb-${t}-pre { type nat hook prerouting priority dstnat; policy accept; }`,
+      `add rule ip containerboot cb-${t}-pre ip daddr 100.64.0.1 dnat to 192.0.2.2 comment "a|dnat 100.64.0.1>192.0.2.2"`,
+      `add chain ip containerboot cb-${groupTag('b')}-post { type nat hook postrouting priority srcnat; policy accept; }`,
+      'add chain ip containerboot ts-clamp { type filter hook forward priority mangle; policy accept; }',
+      'add rule ip containerboot ts-clamp oifname "tailscale0*" meta l4proto tcp tcp flags & syn != 0 tcp option maxseg size set rt mtu comment "containerboot|clamp-mss out"',
+      'add rule ip containerboot ts-clamp iifname "tailscale0*" meta l4proto tcp tcp flags & syn != 0 tcp option maxseg size set rt mtu comment "containerboot|clamp-mss in"',
+    ].join('\n');
+    await lab.exec(ns, 'nft', ['-f', '-'], { input: `${old}\n` });
+    const r = await lab.runEngine(ns, { mode: 'nftables', steps: [{ groups: { a: A2 } }] });
+    expect(r, JSON.stringify(r)).toMatchObject({ ok: true, nftCalls: 1 });
+    const after = await dumpRules(lab, ns, 'nftables');
+    expect(after).not.toMatch(/cb-[0-9a-f]{16}-/);
+    expect(count(after, 'a|dnat 100.64.0.1>192.0.2.3')).toBe(1);
+    expect(after).not.toContain('192.0.2.2');
+    expect(count(after, 'clamp-mss out')).toBe(1);
+    expect(after.match(/hook prerouting/g)).toHaveLength(1);
+  });
+});
