@@ -174,9 +174,11 @@ export function planNft(snap: NftSnapshot, wants: GroupWant[], families: readonl
       if (have !== undefined && have.tag !== '') { dels.push({ op: 'elem-del', family, map, key }); elems.delete(k); }
       continue;
     }
-    if (have && have.tag === pick.tag && have.value === pick.e.value && have.id === pick.e.id) continue;
+    // Compared as written (cut at 128 characters), so a listing after a restart matches.
+    const comment = elemComment(pick.tag, pick.e.id);
+    if (have && have.value === pick.e.value && elemComment(have.tag, have.id) === comment) continue;
     if (have) dels.push({ op: 'elem-del', family, map, key });
-    adds.push({ op: 'elem-add', family, map, key, value: pick.e.value, comment: elemComment(pick.tag, pick.e.id) });
+    adds.push({ op: 'elem-add', family, map, key, value: pick.e.value, comment });
     elems.set(k, { tag: pick.tag, value: pick.e.value, id: pick.e.id });
   }
 

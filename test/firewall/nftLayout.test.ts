@@ -76,3 +76,16 @@ describe('nftables map layout', () => {
       + `flush chain ip containerboot cbg-${tag}-pre\ndelete chain ip containerboot cbg-${tag}-pre\n`);
   });
 });
+
+describe('nftables map layout: long identities', () => {
+  it('an element whose comment was cut at 128 characters is not rewritten after a restart', () => {
+    const svc = 'x'.repeat(100);
+    const group = `egress-svc:${svc}`;
+    const a = step(emptyNftSnapshot(), { [group]: [pm(svc, 4006, '100.64.0.2')] });
+    const add = a.ops.find((o) => o.op === 'elem-add')!;
+    expect(add.op === 'elem-add' && add.comment.length).toBe(128);
+    const listing = { nftables: [{ map: { name: 'cb-portmap', elem: [[{ elem: { val: { concat: ['tcp', 4006] }, comment: add.op === 'elem-add' ? add.comment : '' } }, { concat: ['100.64.0.2', 80] }]] } }] };
+    const snap = parseNftList(JSON.stringify(listing), 4);
+    expect(elemOps(step(snap, { [group]: [pm(svc, 4006, '100.64.0.2')] }).ops)).toEqual([]);
+  });
+});
