@@ -19,7 +19,9 @@ function nowNs(): bigint {
   return BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
 }
 
-async function once(i: number): Promise<{ spawnMs: number; firstReqMs: number; rssMB: number }> {
+interface Sample { spawnMs: number; firstReqMs: number; rssMB: number; anonMB: number; hwmMB: number }
+
+async function once(i: number): Promise<Sample> {
   const dir = mkdtempSync(path.join(tmpdir(), 'cb-bench-'));
   const bin = path.join(dir, 'bin');
   mkdirSync(bin);
@@ -37,7 +39,8 @@ async function once(i: number): Promise<{ spawnMs: number; firstReqMs: number; r
   let firstReqAt = 0n;
   const t0 = nowNs();
   const cb = spawn(path.join(REPO, 'bin/containerboot'), [], {
-    env: { PATH: `${bin}:/usr/bin:/bin`, TS_SOCKET: socket, TS_AUTHKEY: 'bench-key', TS_AUTH_ONCE: 'true', TS_TEST_ONLY_ROOT: dir, HOME: dir },
+    // CONTAINERBOOT_NODE passes through so a node wrapper with V8 flags can be measured (docs/DECISIONS.md).
+    env: { PATH: `${bin}:/usr/bin:/bin`, TS_SOCKET: socket, TS_AUTHKEY: 'bench-key', TS_AUTH_ONCE: 'true', TS_TEST_ONLY_ROOT: dir, HOME: dir, ...(process.env.CONTAINERBOOT_NODE ? { CONTAINERBOOT_NODE: process.env.CONTAINERBOOT_NODE } : {}) },
     stdio: ["ignore", "ignore", "pipe"],
   });
   let log = '';
@@ -58,14 +61,14 @@ async function once(i: number): Promise<{ spawnMs: number; firstReqMs: number; r
   await started;
   await new Promise((r) => setTimeout(r, 300));
   const status = readFileSync(`/proc/${cb.pid}/status`, 'utf8');
-  const rssKB = Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
+  const kB = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)![1]);
   const spawned = BigInt(readFileSync(stamp, 'utf8').trim());
   cb.kill('SIGTERM');
   await new Promise((r) => cb.once('exit', r));
   await api.close();
   rmSync(dir, { recursive: true, force: true });
   void i;
-  return { spawnMs: Number(spawned - t0) / 1e6, firstReqMs: Number(firstReqAt - listenedAt) / 1e6, rssMB: rssKB / 1024 };
+  return { spawnMs: Number(spawned - t0) / 1e6, firstReqMs: Number(firstReqAt - listenedAt) / 1e6, rssMB: kB('VmRSS') / 1024, anonMB: kB('RssAnon') / 1024, hwmMB: kB('VmHWM') / 1024 };
 }
 
 const results = [];
@@ -76,6 +79,8 @@ const out = {
   execToTailscaledSpawnedMs: { median: median(results.map((r) => r.spawnMs)), min: Math.min(...results.map((r) => r.spawnMs)), max: Math.max(...results.map((r) => r.spawnMs)) },
   socketToFirstRequestMs: { median: median(results.map((r) => r.firstReqMs)), max: Math.max(...results.map((r) => r.firstReqMs)) },
   rssAfterStartupMB: { median: median(results.map((r) => r.rssMB)), max: Math.max(...results.map((r) => r.rssMB)) },
+  anonRssAfterStartupMB: { median: median(results.map((r) => r.anonMB)), max: Math.max(...results.map((r) => r.anonMB)) },
+  peakRssMB: { median: median(results.map((r) => r.hwmMB)), max: Math.max(...results.map((r) => r.hwmMB)) },
   budgets: { execToTailscaledSpawnedMs: 100, socketToFirstRequestMs: 5, rssAfterStartupMB: 55 },
 };
 console.log(JSON.stringify(out, null, 2));

@@ -1,11 +1,11 @@
 #!/bin/bash
 # Runs one benchmark on the project's Node 24: bash bench/run.sh <name> [args…]
 #   core      → bench/core-boot.ts (bundled with esbuild first)
-#   firewall, kube, services, newconn, lab → their own launchers (bench/<name>.mjs or bench/<name>.sh)
+#   firewall, kube, services, newconn, lab, compare-upstream → their own launchers (bench/<name>.mjs or bench/<name>.sh)
 # Results go to stdout; docs/PERFORMANCE.md records them with the exact command.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name=${1:?usage: bash bench/run.sh core|firewall|kube|services|newconn|lab [args]}
+name=${1:?usage: bash bench/run.sh core|firewall|kube|services|newconn|lab|compare-upstream [args]}
 shift
 case $name in
   core)

@@ -3,6 +3,7 @@
 # module proxy, into a cache outside the repository. Idempotent: a binary whose embedded module
 # version already matches the pin is reused, so a second run takes well under a second.
 #
+#   --upstream-containerboot   build only upstream's containerboot (see the end of this file)
 #   CONTAINERBOOT_TOOLS   cache root (default ${XDG_CACHE_HOME:-$HOME/.cache}/containerboot-tools);
 #                         binaries land in $CONTAINERBOOT_TOOLS/bin. Nothing is written into the repo.
 #
@@ -78,6 +79,17 @@ build() { # build NAME PACKAGE MODULE VERSION
   fi
   has_version "$BIN/$name" "$mod" "$ver" || { echo "install-go-tools: $name built but its version is not $ver" >&2; exit 1; }
 }
+
+# `--upstream-containerboot`: only upstream's Go containerboot at the same pin, for
+# `bash bench/run.sh compare-upstream` (a black box to measure against; not on the lab's PATH,
+# so it lands in its own directory: $CACHE/upstream/bin/containerboot).
+if [ "${1:-}" = --upstream-containerboot ]; then
+  BIN="$CACHE/upstream/bin"
+  mkdir -p "$BIN"
+  build containerboot tailscale.com/cmd/containerboot tailscale.com "$TAILSCALE_VERSION"
+  echo "install-go-tools: upstream containerboot ready in $BIN"
+  exit 0
+fi
 
 build tailscaled tailscale.com/cmd/tailscaled tailscale.com "$TAILSCALE_VERSION"
 build tailscale tailscale.com/cmd/tailscale tailscale.com "$TAILSCALE_VERSION"

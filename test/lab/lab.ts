@@ -407,6 +407,8 @@ export interface ContainerbootOptions {
    * (The fresh-directory layout was the work-around for COMPATIBILITY.md L4 until e35bce6.)
    */
   socketDirExists?: boolean;
+  /** Program to run instead of bin/containerboot (bench/compare-upstream runs upstream's build here). */
+  binary?: string;
 }
 
 /** One containerboot run in a pod namespace. */
@@ -660,7 +662,7 @@ export class Lab {
     fs.rmSync(socket, { force: true });
     const name = opts.name ?? `containerboot(${node.role})`;
     const execAt = Date.now();
-    const proc = spawnInNs(node.ns, [CONTAINERBOOT], { name, env, logPath: path.join(node.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`), serviceAccountDir: opts.serviceAccountDir, secretsDir });
+    const proc = spawnInNs(node.ns, [opts.binary ?? CONTAINERBOOT], { name, env, logPath: path.join(node.dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.log`), serviceAccountDir: opts.serviceAccountDir, secretsDir });
     this.processes.push(proc);
     const cb = new Containerboot(this, node, proc, socket, env, execAt);
     this.containerboots.push(cb);
