@@ -25,14 +25,15 @@ await build({
   entryPoints: [path.join(root, 'bench/servicesBench.ts')], outfile: path.join(out, 'servicesBench.mjs'), format: 'esm',
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
 });
+const flags = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const script = path.join(out, 'servicesBench.mjs');
-if (real.length === 0) execFileSync(node, [script, runs, services], { stdio: 'inherit', cwd: root });
+if (real.length === 0) execFileSync(node, [...flags, script, runs, services], { stdio: 'inherit', cwd: root });
 for (const backend of real) {
   const ns = `cbsv-${process.pid}`;
   execFileSync('ip', ['netns', 'add', ns]);
   try {
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    execFileSync('ip', ['netns', 'exec', ns, 'env', `CBSV_NETNS=${ns}`, node, script, runs, services, backend], { stdio: 'inherit', cwd: root });
+    execFileSync('ip', ['netns', 'exec', ns, 'env', `CBSV_NETNS=${ns}`, node, ...flags, script, runs, services, backend], { stdio: 'inherit', cwd: root });
   } finally {
     execFileSync('ip', ['netns', 'del', ns]);
   }

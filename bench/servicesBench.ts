@@ -8,6 +8,7 @@
 // namespace bench/services.mjs made), and the Kubernetes state store talking TLS to the fake API
 // server on loopback. Arguments: runs, services (500), backend (recorder | nftables |
 // iptables-legacy | iptables-nft).
+import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -184,6 +185,7 @@ console.log(`A  config change -> rules applied + status written (from ..data swa
 console.log(`   of which firewall.apply (500 groups): ${fmt(aApply)}; status GET+JSON-patch over TLS: ${fmt(aStatus)}`);
 console.log(`B  netmap moves one FQDN target -> rules applied: ${fmt(b)}   budget 20 ms`);
 console.log(`   of which firewall.apply (1 group): ${fmt(bApply)}`);
+console.log(`peak RSS (VmHWM) of this bench process (runner, engine, fake API server): ${/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))![1]} kB`);
 console.log(`C  netmap without relevant change (detection only, synchronous): ${fmt(c)}`);
 console.log(`D  config with all ${N} services -> rules applied + status written (from none): ${fmt(dAdd)}`);
 console.log(`D  config without services -> all rules removed + status written: ${fmt(dRemove)}`);

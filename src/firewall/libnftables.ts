@@ -1,5 +1,6 @@
 // libnftables.so.1 through koffi: one context per process, JSON output, errors as typed errors.
 // Loaded lazily so fake mode and iptables mode never open netlink or load the library.
+import { monotonicMs } from '../util/lean.js';
 import { nativeRequire } from '../util/nativeRequire.js';
 import { codeFromText, FirewallApplyError } from './errors.js';
 
@@ -63,9 +64,9 @@ export function ensureLibnftables(): void {
 export function nftRun(cmds: string): string {
   const b = load();
   nftStats.calls++;
-  const t0 = performance.now();
+  const t0 = monotonicMs();
   const rc = b.run(b.ctx, cmds);
-  nftStats.ms += performance.now() - t0;
+  nftStats.ms += monotonicMs() - t0;
   // Both buffers rewind on read: always read both so the next call starts clean.
   const out = b.getOut(b.ctx) ?? '';
   const err = b.getErr(b.ctx) ?? '';

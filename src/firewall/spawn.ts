@@ -1,6 +1,7 @@
 // Minimal process runner for the iptables backend and mode detection; counts spawns so tests and
 // benchmarks can check the "one process per family per reconcile" budget.
 import { spawn } from 'node:child_process';
+import { monotonicMs } from '../util/lean.js';
 
 export interface RunResult {
   code: number;
@@ -21,7 +22,7 @@ export const spawnStats = { count: 0, ms: 0 };
 export const runProcess: Runner = (cmd, args, stdin) =>
   new Promise((resolve, reject) => {
     spawnStats.count++;
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
@@ -31,7 +32,7 @@ export const runProcess: Runner = (cmd, args, stdin) =>
       reject(e.code === 'ENOENT' ? new NotFoundError(`exec: "${cmd}": executable file not found in $PATH`) : e);
     });
     child.on('close', (code, signal) => {
-      spawnStats.ms += performance.now() - t0;
+      spawnStats.ms += monotonicMs() - t0;
       resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
     // EPIPE if the tool exits early; its exit status reports the real problem.

@@ -1,8 +1,8 @@
 // In-cluster configuration (spec §4.1): service-account files under <root> and the API server URL.
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Settings } from '../settings/types.js';
+import { readTextFile } from '../util/lean.js';
 import { registerSecret } from '../log.js';
 import { doctorHint } from '../util/doctorHint.js';
 
@@ -75,7 +75,7 @@ export class TokenSource {
     if (this.token !== undefined && this.now() - this.readAt < TOKEN_CACHE_MS) return this.token;
     let t: string;
     try {
-      t = await readFile(this.file, 'utf8');
+      t = await readTextFile(this.file);
     } catch (err) {
       throw new Error(`reading service-account token ${this.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }

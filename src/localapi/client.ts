@@ -2,6 +2,7 @@
 import http from 'node:http';
 import { CAPABILITY_VERSION } from '../capver.js';
 import { parseJSONLossless } from './json.js';
+import { monotonicMs } from '../util/lean.js';
 
 export interface LocalAPIResponse {
   status: number;
@@ -52,7 +53,7 @@ export class LocalAPIClient {
    * are retried every 5 ms. Used right after the socket file appears.
    */
   retryRefusedFor(ms: number): void {
-    this.retryRefusedUntil = performance.now() + ms;
+    this.retryRefusedUntil = monotonicMs() + ms;
   }
 
   /** Opens a request and resolves with the response head; the caller consumes the body stream. */
@@ -62,7 +63,7 @@ export class LocalAPIClient {
         return await this.open1(this.socketPath, method, path, opts);
       } catch (e) {
         const refused = (e as NodeJS.ErrnoException).code === 'ECONNREFUSED';
-        if (!refused || performance.now() >= this.retryRefusedUntil || opts.signal?.aborted) throw e;
+        if (!refused || monotonicMs() >= this.retryRefusedUntil || opts.signal?.aborted) throw e;
         await new Promise((r) => setTimeout(r, 5));
       }
     }

@@ -1,6 +1,6 @@
 // Reading the TS_SERVE_CONFIG file (spec §7.3) and the facts derived from an ipn.ServeConfig:
 // whether it has an HTTPS endpoint, which Tailscale Services it names, which domains need certs.
-import { readFile } from 'node:fs/promises';
+import { readTextFile } from '../../util/lean.js';
 import { goField, isObject, type JSONObject } from '../goJSON.js';
 
 export const NO_HTTPS = 'no-https';
@@ -26,7 +26,7 @@ export function parseServeConfig(text: string, certDomain: string): ServeConfig 
 export async function readServeConfig(file: string, certDomain: string): Promise<ReadResult> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readTextFile(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
     throw new Error(`${file}: ${(e as Error).message}`);
