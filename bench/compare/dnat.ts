@@ -27,7 +27,6 @@ async function oneSide(lab: Lab, opts: DnatOptions, backend: DnatBackend, side: 
   api.self = { ID: 1, StableID: 'nSelf', Name: 'cmp-dnat.tailnet.ts.net.', Addresses: ['100.64.0.1/32'] };
   const peer = (i: number) => ({ ID: 2, StableID: 'nTarget', Name: `${FQDN}.`, Key: `nodekey:${'2'.repeat(64)}`, Addresses: [`${addr(i)}/32`], AllowedIPs: [`${addr(i)}/32`] });
   api.peers = [peer(0)];
-  await api.listen();
   const iptDir = path.join(node.dir, 'ipt');
   if (backend === 'iptables-legacy') {
     const fs = await import('node:fs');
@@ -43,6 +42,8 @@ async function oneSide(lab: Lab, opts: DnatOptions, backend: DnatBackend, side: 
     TS_SOCKET: api.socketPath, TS_USERSPACE: 'false', TS_TAILNET_TARGET_FQDN: FQDN, TS_DEBUG_FIREWALL_MODE: backend === 'nftables' ? 'nftables' : 'iptables',
   };
   const cb = lab.startContainerboot(node, { env, name: `dnat-${side}`, binary: opts.binaries[side] });
+  // After the start: the lab removes a stale socket at TS_SOCKET first (as tailscaled's appears later).
+  await api.listen();
   const seen = async (ip: string, from: number): Promise<boolean> => {
     if (monitor) return monitor.output().indexOf(ip, from) >= 0;
     const r = await run('ip', ['netns', 'exec', node.ns, 'iptables-legacy-save', '-t', 'nat']);

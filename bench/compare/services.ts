@@ -110,7 +110,6 @@ async function oneRun(lab: Lab, opts: ServicesOptions, backend: Backend, n: numb
   api.state = 'Running';
   api.prefs = { WantRunning: true, AdvertiseServices: null, RelayServerPort: null };
   api.self = { ID: 1, StableID: 'nSelf', Name: 'cmp-ha.tailnet.ts.net.', Addresses: ['100.64.0.1/32'] };
-  await api.listen();
   const vol = new ConfigVolume(path.join(node.dir, 'egress'));
   vol.publish('{}');
   const env: Record<string, string> = {
@@ -120,6 +119,8 @@ async function oneRun(lab: Lab, opts: ServicesOptions, backend: Backend, n: numb
     TS_DEBUG_FIREWALL_MODE: backend === 'nftables' ? 'nftables' : 'iptables',
   };
   const cb = lab.startContainerboot(node, { env, name: `ha-${side}`, serviceAccountDir: kube.saDir, binary: opts.binaries[side] });
+  // After the start: the lab removes a stale socket at TS_SOCKET first (as tailscaled's appears later).
+  await api.listen();
   try {
     await cb.proc.waitForOutput(/configuring egress proxy using configuration file/, 60_000);
     await sleep(300);

@@ -30,7 +30,7 @@ function fmt(v: number, unit: Metric['unit']): string {
   if (!Number.isFinite(v)) return '–';
   if (unit === 'MiB') return v.toFixed(1);
   if (unit === 'count') return String(Math.round(v));
-  if (unit === 's') return v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  if (unit === 's') return v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
   return v >= 100 ? Math.round(v).toString() : v.toFixed(1);
 }
 
@@ -49,7 +49,9 @@ export function verdict(m: Metric): { ratio: number; winner: Side | 'tie' | '–
   const u = quantile(m.samples.upstream, q);
   if (!Number.isFinite(o) || !Number.isFinite(u)) return { ratio: NaN, winner: '–' };
   const ratio = o === 0 ? (u === 0 ? 1 : Infinity) : u / o;
-  const close = Math.abs(u - o) <= 0.05 * Math.max(Math.abs(u), Math.abs(o)) || Math.abs(u - o) < (m.unit === 'ms' ? 1 : 0.05);
+  // Within 5 %, or below what the unit resolves (CPU ticks are 10 ms, /proc memory 4 kB), is a tie.
+  const floor = { ms: 0.5, s: 0.0005, MiB: 0.05, count: 0.5 }[m.unit];
+  const close = Math.abs(u - o) <= 0.05 * Math.max(Math.abs(u), Math.abs(o)) || Math.abs(u - o) < floor;
   return { ratio, winner: close ? 'tie' : u > o ? 'ours' : 'upstream' };
 }
 
