@@ -11,6 +11,7 @@ import { NODE24 } from '../../test/lab/tools.js';
 import { FAKE_BIN } from '../../test/support/harness.js';
 import { FakeLocalAPI } from '../../test/support/fakeLocalAPI.js';
 import { mem } from './procfs.js';
+import { oursNode } from './stats.js';
 import { SIDES, type MetricSet, type Side } from './stats.js';
 
 export type DnatBackend = 'nftables' | 'iptables-legacy';
@@ -41,6 +42,7 @@ async function oneSide(lab: Lab, opts: DnatOptions, backend: DnatBackend, side: 
     PATH: `${iptDir}:${FAKE_BIN}:${path.dirname(NODE24)}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin`, FAKE_LOG: path.join(node.dir, 'fake.log'),
     TS_SOCKET: api.socketPath, TS_USERSPACE: 'false', TS_TAILNET_TARGET_FQDN: FQDN, TS_DEBUG_FIREWALL_MODE: backend === 'nftables' ? 'nftables' : 'iptables',
   };
+  Object.assign(env, oursNode(side));
   const cb = lab.startContainerboot(node, { env, name: `dnat-${side}`, binary: opts.binaries[side] });
   // After the start: the lab removes a stale socket at TS_SOCKET first (as tailscaled's appears later).
   await api.listen();

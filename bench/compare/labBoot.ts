@@ -7,7 +7,7 @@ import type { Lab, LabNode, Peer } from '../../test/lab/lab.js';
 import { sleep } from '../../test/lab/lab.js';
 import { localapiJSON } from '../../test/lab/localapi.js';
 import { contextSwitches, cpuMs, mem } from './procfs.js';
-import { SIDES, type MetricSet, type Side } from './stats.js';
+import { oursNode, SIDES, type MetricSet, type Side } from './stats.js';
 
 export type BootMode = 'userspace' | 'ingress' | 'egress';
 export interface LabBootOptions { runs: number; modes: BootMode[]; churn: number; idleSeconds: number; binaries: Record<Side, string> }
@@ -31,7 +31,7 @@ async function churn(ctx: Ctx, n: number, tag: string): Promise<void> {
 async function bootOnce(ctx: Ctx, pod: LabNode, mode: BootMode, side: Side, run: number, count: boolean): Promise<void> {
   const { lab, metrics } = ctx;
   const targetIP = await ctx.target.ip4();
-  const env = { TS_AUTHKEY: await lab.createKey({ ephemeral: true }), TS_HOSTNAME: `cmp-${mode}-${side}-${run}`, ...modeEnv(mode, ctx, targetIP) };
+  const env = { TS_AUTHKEY: await lab.createKey({ ephemeral: true }), TS_HOSTNAME: `cmp-${mode}-${side}-${run}`, ...modeEnv(mode, ctx, targetIP), ...oursNode(side) };
   const cb = lab.startContainerboot(pod, { env, name: `cb-${side}-${mode}-${run}`, socketDirExists: true, binary: ctx.opts.binaries[side] });
   try {
     let runningAt = 0;
@@ -72,7 +72,7 @@ async function idle(ctx: Ctx): Promise<void> {
   const { lab } = ctx;
   const cbs = await Promise.all(SIDES.map(async (side) => {
     const pod = await lab.addNode(`idle-${side}`, { lan: true, cluster: true });
-    const env = { TS_AUTHKEY: await lab.createKey({ ephemeral: true }), TS_HOSTNAME: `cmp-idle-${side}` };
+    const env = { TS_AUTHKEY: await lab.createKey({ ephemeral: true }), TS_HOSTNAME: `cmp-idle-${side}`, ...oursNode(side) };
     return { side, cb: lab.startContainerboot(pod, { env, name: `cb-${side}-idle`, socketDirExists: true, binary: ctx.opts.binaries[side] }) };
   }));
   try {

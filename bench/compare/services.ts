@@ -14,6 +14,7 @@ import { NODE24 } from '../../test/lab/tools.js';
 import { FAKE_BIN } from '../../test/support/harness.js';
 import { FakeLocalAPI } from '../../test/support/fakeLocalAPI.js';
 import { mem } from './procfs.js';
+import { oursNode } from './stats.js';
 import { SIDES, type MetricSet, type Side } from './stats.js';
 
 export type Backend = 'iptables-legacy' | 'iptables-nft' | 'nftables';
@@ -118,6 +119,7 @@ async function oneRun(lab: Lab, opts: ServicesOptions, backend: Backend, n: numb
     TS_EGRESS_PROXIES_CONFIG_PATH: vol.dir, POD_IPS: '10.244.0.5', POD_NAME: 'proxy-0', POD_UID: 'uid-0',
     TS_DEBUG_FIREWALL_MODE: backend === 'nftables' ? 'nftables' : 'iptables',
   };
+  Object.assign(env, oursNode(side));
   const cb = lab.startContainerboot(node, { env, name: `ha-${side}`, serviceAccountDir: kube.saDir, binary: opts.binaries[side] });
   // After the start: the lab removes a stale socket at TS_SOCKET first (as tailscaled's appears later).
   await api.listen();

@@ -86,3 +86,12 @@ export class MetricSet {
     return [...this.byName.values()];
   }
 }
+
+/**
+ * CONTAINERBOOT_NODE from the bench's environment, for this project's side only (bin/containerboot
+ * runs that node; a wrapper adding V8 flags measures them against upstream).
+ */
+export function oursNode(side: Side): Record<string, string> {
+  const n = process.env.CONTAINERBOOT_NODE;
+  return side === 'ours' && n ? { CONTAINERBOOT_NODE: n } : {};
+}
