@@ -11,8 +11,7 @@ import { NODE24 } from '../../test/lab/tools.js';
 import { FAKE_BIN } from '../../test/support/harness.js';
 import { FakeLocalAPI } from '../../test/support/fakeLocalAPI.js';
 import { mem } from './procfs.js';
-import { oursNode } from './stats.js';
-import { SIDES, type MetricSet, type Side } from './stats.js';
+import { oursNode, SIDES, type MetricSet, type Side } from './stats.js';
 
 export type DnatBackend = 'nftables' | 'iptables-legacy';
 export interface DnatOptions { changes: number; backends: DnatBackend[]; binaries: Record<Side, string> }

@@ -14,8 +14,7 @@ import { NODE24 } from '../../test/lab/tools.js';
 import { FAKE_BIN } from '../../test/support/harness.js';
 import { FakeLocalAPI } from '../../test/support/fakeLocalAPI.js';
 import { mem } from './procfs.js';
-import { oursNode } from './stats.js';
-import { SIDES, type MetricSet, type Side } from './stats.js';
+import { oursNode, SIDES, type MetricSet, type Side } from './stats.js';
 
 export type Backend = 'iptables-legacy' | 'iptables-nft' | 'nftables';
 export interface ServicesOptions { sizes: number[]; backends: Backend[]; runs: number; binaries: Record<Side, string>; timeoutMs: number }
