@@ -6,6 +6,7 @@ import { lowerGroup } from '../firewall/model.js';
 import { emptySnapshot, plan, afterOps } from '../firewall/plan.js';
 import { renderRestore } from '../firewall/iptablesText.js';
 import { renderNft } from '../firewall/nftText.js';
+import { emptyNftSnapshot, planNft } from '../firewall/nftPlan.js';
 import { destIPRules, egressRules, GROUP_DEST_IP, GROUP_TAILNET_IP, SINGLETON_GROUPS } from '../proxies/rules.js';
 import { parseAddr } from '../util/netip.js';
 
@@ -21,7 +22,9 @@ export function warmFirewallPaths(): number {
   for (const g of SINGLETON_GROUPS) if (!(g in groups)) wants.push(lowerGroup(g, []));
   const ops = plan(emptySnapshot(), wants);
   renderRestore(ops, 4);
-  renderNft(ops);
   plan(afterOps(emptySnapshot(), ops), wants);
-  return ops.length;
+  const nft = planNft(emptyNftSnapshot(), wants, [4, 6]);
+  renderNft(nft.ops);
+  planNft(nft.next, wants, [4, 6]);
+  return ops.length + nft.ops.length;
 }
