@@ -2,14 +2,16 @@
 // the egress pre-shutdown hook read the boot state when a request arrives.
 import { errText, log } from '../log.js';
 import { egressPreshutdownEnabled, localHealthEnabled, metricsEnabled } from '../settings/types.js';
-import { startServer, type Route, type RunningServer } from '../http/server.js';
-import { debugRoute, healthRoute, metricsRoute, probeRoutes } from '../http/endpoints.js';
+import type { Route, RunningServer } from '../http/routes.js';
 import type { BootDeps } from './deps.js';
 import { Fatal, liveness, readiness, type BootState } from './state.js';
 
 /** Starts the configured servers, adding each to `st.servers` as soon as it listens. */
 export async function startHTTP(d: Pick<BootDeps, 's' | 'client' | 'metrics' | 'tasks' | 'lc'>, st: BootState): Promise<void> {
   const { s } = d;
+  // node:http and the endpoints are loaded only when a server is configured (start-up RSS).
+  if (s.healthCheckAddrPort === '' && !metricsEnabled(s) && !localHealthEnabled(s) && !egressPreshutdownEnabled(s)) return;
+  const { debugRoute, healthRoute, metricsRoute, probeRoutes } = await import('../http/endpoints.js');
   const onError = (e: Error) => d.tasks.fail(new Fatal(`HTTP server failed: ${errText(e)}`));
   const health = healthRoute(() => st.healthy, s.podIPv4, s.podIPv6);
   if (s.healthCheckAddrPort !== '') {
@@ -40,6 +42,7 @@ export async function startHTTP(d: Pick<BootDeps, 's' | 'client' | 'metrics' | '
 
 async function listen(addr: string, routes: Route[], onError: (e: Error) => void): Promise<RunningServer> {
   try {
+    const { startServer } = await import('../http/server.js');
     return await startServer(addr, routes, onError);
   } catch (e) {
     throw new Fatal(`failed to listen on addr ${JSON.stringify(addr)}: ${errText(e)}`);

@@ -9,6 +9,7 @@ import { isL3Proxy } from '../settings/types.js';
 import { backendState, readBus } from './bus.js';
 import type { BootDeps } from './deps.js';
 import { Fatal, setHealthy, type BootState } from './state.js';
+import { monotonicMs } from '../util/lean.js';
 
 type LoopDeps = Pick<BootDeps, 's' | 'lc' | 'client' | 'tasks' | 'metrics'>;
 
@@ -27,7 +28,7 @@ export async function runLoop(d: LoopDeps, st: BootState, w: BusWatch): Promise<
       throw new Fatal(`tailscaled left running state (now in state ${JSON.stringify(state)}), exiting`);
     }
     if (!triggersNetmapProcessing(n) || !hasValidSelf(netmap)) continue;
-    const t0 = performance.now();
+    const t0 = monotonicMs();
     let ok = false;
     try {
       const self = netmap.self!;
@@ -51,7 +52,7 @@ export async function runLoop(d: LoopDeps, st: BootState, w: BusWatch): Promise<
       ok = true;
     } finally {
       st.lastReconcileOk = ok;
-      d.metrics.observeReconcile((performance.now() - t0) / 1000, ok);
+      d.metrics.observeReconcile((monotonicMs() - t0) / 1000, ok);
     }
     if (st.stage === 'running' && (!isL3Proxy(s) || !kube || (storedDeviceID !== undefined && storedEndpoints !== undefined))) {
       st.stage = 'started';

@@ -3,7 +3,7 @@
 // writes them here, so probes and the shutdown routine see one consistent picture.
 import { log } from '../log.js';
 import { CancelledError } from '../lifecycle.js';
-import type { RunningServer } from '../http/server.js';
+import type { RunningServer } from '../http/routes.js';
 import type { Firewall } from '../firewall/types.js';
 import type { KubeStateStore } from '../kube/facade.js';
 import type { Daemon } from '../proc/tailscaled.js';

@@ -1,6 +1,6 @@
 // The contract between the boot sequence and the optional parts main.ts wires in (kube, firewall,
 // proxies, services). src/orchestrator.ts re-exports these; other modules import them from there.
-import type { Route } from '../http/server.js';
+import type { Route } from '../http/routes.js';
 import type { KubeStateStore } from '../kube/facade.js';
 import type { LocalAPIClient } from '../localapi/client.js';
 import type { NetmapState } from '../netmap/types.js';

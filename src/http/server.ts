@@ -3,34 +3,12 @@
 // get 404 `404 page not found`. (fastify was measured at +19 MB RSS: docs/DECISIONS.md.)
 import http from 'node:http';
 import { parseAddrPort } from '../util/netip.js';
+import { textReply, type Reply, type Route, type RunningServer } from './routes.js';
 
-export interface Reply {
-  status: number;
-  headers?: Record<string, string | string[]>;
-  body?: string | Buffer;
-}
-
-export type Handler = (req: http.IncomingMessage) => Promise<Reply> | Reply;
-
-export interface Route {
-  /** Exact path, or a prefix when it ends with '/'. */
-  path: string;
-  /** 'GET' (GET+HEAD) or 'ANY'. */
-  method: 'GET' | 'ANY';
-  handler: Handler;
-}
-
-export function textReply(status: number, body: string, extra: Record<string, string> = {}): Reply {
-  return { status, body, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', ...extra } };
-}
+export { textReply, type Handler, type Reply, type Route, type RunningServer } from './routes.js';
 
 function findRoute(routes: Route[], pathname: string): Route | undefined {
   return routes.find((r) => r.path === pathname) ?? routes.find((r) => r.path.endsWith('/') && pathname.startsWith(r.path));
-}
-
-export interface RunningServer {
-  readonly address: string;
-  close(): Promise<void>;
 }
 
 export async function startServer(addrPort: string, routes: Route[], onError: (e: Error) => void): Promise<RunningServer> {

@@ -1,5 +1,5 @@
 // LocalAPI client: HTTP/1.1 over tailscaled's unix socket (localapi.md §1.1–§1.2).
-import http from 'node:http';
+import { rawRequest, type RawResponse } from './rawHttp.js';
 import { CAPABILITY_VERSION } from '../capver.js';
 import { parseJSONLossless } from './json.js';
 import { monotonicMs } from '../util/lean.js';
@@ -7,7 +7,7 @@ import { monotonicMs } from '../util/lean.js';
 export interface LocalAPIResponse {
   status: number;
   statusText: string;
-  headers: http.IncomingHttpHeaders;
+  headers: Record<string, string>;
   body: string;
 }
 
@@ -40,11 +40,7 @@ export function errorFromResponse(res: LocalAPIResponse): LocalAPIError {
 }
 
 export class LocalAPIClient {
-  private readonly agent: http.Agent;
-
-  constructor(readonly socketPath: string) {
-    this.agent = new http.Agent({ keepAlive: true });
-  }
+  constructor(readonly socketPath: string) {}
 
   private retryRefusedUntil = 0;
 
@@ -57,7 +53,7 @@ export class LocalAPIClient {
   }
 
   /** Opens a request and resolves with the response head; the caller consumes the body stream. */
-  async open(method: string, path: string, opts: RequestOptions = {}): Promise<http.IncomingMessage> {
+  async open(method: string, path: string, opts: RequestOptions = {}): Promise<RawResponse> {
     for (;;) {
       try {
         return await this.open1(this.socketPath, method, path, opts);
@@ -69,26 +65,21 @@ export class LocalAPIClient {
     }
   }
 
-  private open1(socketPath: string, method: string, path: string, opts: RequestOptions): Promise<http.IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string> = {
-        Host: LOCALAPI_HOST,
-        'Tailscale-Cap': String(CAPABILITY_VERSION),
-        ...opts.headers,
-      };
-      if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
-      const req = http.request({ socketPath, method, path, headers, agent: this.agent, signal: opts.signal }, resolve);
-      req.on('error', reject);
-      if (opts.body !== undefined) req.write(opts.body);
-      req.end();
-    });
+  private open1(socketPath: string, method: string, path: string, opts: RequestOptions): Promise<RawResponse> {
+    const headers: Record<string, string> = {
+      Host: LOCALAPI_HOST,
+      'Tailscale-Cap': String(CAPABILITY_VERSION),
+      ...opts.headers,
+    };
+    if (opts.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(opts.body));
+    return rawRequest({ socketPath, method, path, headers, body: opts.body, signal: opts.signal });
   }
 
   async request(method: string, path: string, opts: RequestOptions = {}): Promise<LocalAPIResponse> {
     const res = await this.open(method, path, opts);
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
-    return { status: res.statusCode ?? 0, statusText: res.statusMessage ?? '', headers: res.headers, body: Buffer.concat(chunks).toString('utf8') };
+    return { status: res.statusCode, statusText: res.statusMessage, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') };
   }
 
   /** Request that must answer 2xx; returns the response, throws LocalAPIError otherwise. */
@@ -108,7 +99,6 @@ export class LocalAPIClient {
     return res.body.trim() === '' ? undefined : (parseJSONLossless(res.body) as T);
   }
 
-  close(): void {
-    this.agent.destroy();
-  }
+  /** Nothing to release: every request has its own connection, closed when its body ends. */
+  close(): void {}
 }

@@ -1,7 +1,7 @@
 // watch-ipn-bus: an endless NDJSON stream of Notify objects (localapi.md §1.4). Lines may be split
 // across chunks; a watch ends on EOF, a decode error, or its abort signal.
-import type { IncomingMessage } from 'node:http';
 import type { LocalAPIClient } from './client.js';
+import type { RawResponse } from './rawHttp.js';
 import { parseJSONLossless } from './json.js';
 import type { Notify } from './notify.js';
 
@@ -27,7 +27,7 @@ export class BusWatch {
   private failure?: Error;
   private readonly ac = new AbortController();
 
-  private constructor(private readonly res: IncomingMessage, private readonly signal?: AbortSignal) {
+  private constructor(private readonly res: RawResponse, private readonly signal?: AbortSignal) {
     const split = new LineSplitter();
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {

@@ -2,7 +2,7 @@
 // HA egress/ingress services, the serve-config watcher, Service auto-advertisement and the cert
 // loops, behind the orchestrator's `Services` interface. Each part only exists when configured.
 import type http from 'node:http';
-import { textReply, type Route } from '../http/server.js';
+import { textReply, type Route } from '../http/routes.js';
 import { errText, log as defaultLog } from '../log.js';
 import type { NetmapState } from '../netmap/types.js';
 import type { Services, ServicesContext } from '../orchestrator.js';

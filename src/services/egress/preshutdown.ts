@@ -14,8 +14,7 @@
 //   absent header matching an empty pod IP.
 // * The long sleep is kept even when no service had a health endpoint: then nothing was verified
 //   and the sleep is the only time given to kube-proxies to stop routing here.
-import http from 'node:http';
-import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import { log as defaultLog } from '../../log.js';
 import type { Settings } from '../../settings/types.js';
@@ -52,17 +51,22 @@ function header(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Default pinger: `GET url` with `Connection: close`, resolving the host over `family`. */
-export const httpPing: Pinger = (url, family, signal) => new Promise((resolve, reject) => {
+/**
+ * Default pinger: `GET url` with `Connection: close`, resolving the host over `family`.
+ * node:http(s) are loaded at the first ping: most configurations never ping (start-up RSS).
+ */
+export const httpPing: Pinger = async (url, family, signal) => {
   const u = new URL(url);
-  const mod = u.protocol === 'https:' ? https : http;
-  const req = mod.get(u, { family, signal, headers: { Connection: 'close' }, agent: false }, (res) => {
-    res.resume();
-    res.on('error', reject);
-    res.on('end', () => resolve({ podIPv4: header(res.headers['pod-ipv4']), podIPv6: header(res.headers['pod-ipv6']) }));
+  const mod = u.protocol === 'https:' ? await import('node:https') : await import('node:http');
+  return new Promise((resolve, reject) => {
+    const req = mod.get(u, { family, signal, headers: { Connection: 'close' }, agent: false }, (res: IncomingMessage) => {
+      res.resume();
+      res.on('error', reject);
+      res.on('end', () => resolve({ podIPv4: header(res.headers['pod-ipv4']), podIPv6: header(res.headers['pod-ipv6']) }));
+    });
+    req.on('error', reject);
   });
-  req.on('error', reject);
-});
+};
 
 /** The sleeps: production 1 s / 10 s; TS_TEST_SLEEP_DURATION=d gives d / 10×d. */
 export function preshutdownSleeps(testSleepMs: number | undefined): { shortMs: number; longMs: number } {
