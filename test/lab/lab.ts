@@ -407,8 +407,14 @@ export interface ContainerbootOptions {
    * (The fresh-directory layout was the work-around for COMPATIBILITY.md L4 until e35bce6.)
    */
   socketDirExists?: boolean;
-  /** Program to run instead of bin/containerboot (bench/compare-upstream runs upstream's build here). */
+  /**
+   * Program to run instead of bin/containerboot (bench/compare-upstream runs upstream's build here).
+   * Upstream has no TS_LOGIN_SERVER, so with `binary` the control server goes into TS_EXTRA_ARGS
+   * instead (`--login-server=…` first); `loginServerInExtraArgs` does the same for our side, so
+   * both get the same environment.
+   */
   binary?: string;
+  loginServerInExtraArgs?: boolean;
 }
 
 /** One containerboot run in a pod namespace. */
@@ -649,8 +655,10 @@ export class Lab {
     const env: Record<string, string> = {
       ...labTailscaleEnv(node.dir),
       TS_TAILSCALED_EXTRA_ARGS: '--no-logs-no-support',
-      ...(opts.noLoginServer ? {} : { TS_LOGIN_SERVER: LOGIN_SERVER }),
+      ...(opts.noLoginServer || opts.binary !== undefined || opts.loginServerInExtraArgs ? {} : { TS_LOGIN_SERVER: LOGIN_SERVER }),
       ...opts.env,
+      ...(!opts.noLoginServer && (opts.binary !== undefined || opts.loginServerInExtraArgs)
+        ? { TS_EXTRA_ARGS: [`--login-server=${LOGIN_SERVER}`, opts.env.TS_EXTRA_ARGS ?? ''].join(' ').trim() } : {}),
       TS_SOCKET: socket,
     };
     let secretsDir: string | undefined;
