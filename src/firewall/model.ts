@@ -1,6 +1,6 @@
 // Pure part of the engine: validates ProxyRules and lowers them to backend-neutral concrete rules,
 // each with a stable identity. Nothing here touches the kernel.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../util/sha256.js';
 import { parseAddr, type Family } from '../util/netip.js';
 import { InvalidRuleError } from './errors.js';
 import type { ProxyRule } from './types.js';
@@ -36,9 +36,7 @@ export const TUN = 'tailscale0';
 export const MAX_ID = 128;
 const SAFE = /^[A-Za-z0-9 ._:/>,[\]@=+|-]*$/;
 
-function sha256(s: string): string {
-  return createHash('sha256').update(s).digest('hex');
-}
+const sha256 = sha256Hex;
 
 const tags = new Map<string, string>();
 

@@ -1,6 +1,5 @@
 // System-resolver lookups for TS_EXPERIMENTAL_DEST_DNS_NAME (§5.4): separate A and AAAA lookups,
 // "not found" for one family tolerated, both empty is an error.
-import { lookup } from 'node:dns/promises';
 import { parseAddr } from '../util/netip.js';
 
 export type DNSResolver = (name: string) => Promise<{ v4: string[]; v6: string[] }>;
@@ -9,6 +8,8 @@ const NOT_FOUND = new Set(['ENOTFOUND', 'ENODATA', 'EAI_NODATA', 'EAI_NONAME']);
 
 async function family(name: string, fam: 4 | 6): Promise<string[]> {
   try {
+    // Loaded on the first lookup: only TS_EXPERIMENTAL_DEST_DNS_NAME resolves (start-up RSS).
+    const { lookup } = await import('node:dns/promises');
     const res = await lookup(name, { family: fam, all: true });
     return res.map((r) => parseAddr(r.address).text);
   } catch (err) {
