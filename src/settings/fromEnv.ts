@@ -51,7 +51,8 @@ export function buildSettings(env: Env, errs: ErrorCollector): SettingsResult {
       configFile = sel.path;
       logs.push(...sel.logs);
     } catch (e) {
-      if (e instanceof ConfigDirError) errs.add(e.message);
+      // Deliberate (R1): the message names the variable; upstream's text follows unchanged.
+      if (e instanceof ConfigDirError) errs.add(`TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: ${e.message}`);
       else throw e;
     }
   }
@@ -122,7 +123,7 @@ export function buildSettings(env: Env, errs: ErrorCollector): SettingsResult {
       for (const ip of ips) {
         let a;
         try { a = parseAddr(ip); } catch (e) {
-          errs.add(`invalid configuration: error parsing IP address ${ip}: ${(e as Error).message}`);
+          errs.add(`invalid configuration: POD_IPS: error parsing IP address ${ip}: ${(e as Error).message}`);
           continue;
         }
         if (a.family === 4) s.podIPv4 = a.text; else s.podIPv6 = a.text;

@@ -132,7 +132,7 @@ describe('defaults and env semantics', () => {
     const { settings } = settingsFromEnv({ POD_IPS: '10.0.0.1,fd00::1' });
     expect([settings.podIPv4, settings.podIPv6]).toEqual(['10.0.0.1', 'fd00::1']);
     expect(errorOf({ POD_IPS: '1.1.1.1,2.2.2.2,3.3.3.3' })).toBe('invalid configuration: POD_IPs can contain at most 2 IPs, got 3 ([1.1.1.1 2.2.2.2 3.3.3.3])');
-    expect(errorOf({ POD_IPS: '' })).toBe('invalid configuration: error parsing IP address : ParseAddr(""): unable to parse IP');
+    expect(errorOf({ POD_IPS: '' })).toBe('invalid configuration: POD_IPS: error parsing IP address : ParseAddr(""): unable to parse IP');
   });
   it('cert share mode from POD_NAME', () => {
     expect(settingsFromEnv({ TS_EXPERIMENTAL_CERT_SHARE: 'true', POD_NAME: 'pg-0' }).settings.certShareMode).toBe('rw');
@@ -200,8 +200,8 @@ describe('versioned config dir (one-step mode)', () => {
   });
   it('fails without a usable file, exiting with upstream text (no invalid configuration prefix)', () => {
     const d = dir({ 'cap-999.hujson': good });
-    expect(errorOf({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: d })).toBe(`no tailscaled config file found in "${d}" for current capability version 142`);
-    expect(errorOf({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: '/nonexistent/cb' })).toMatch(/^error reading tailscaled config directory "\/nonexistent\/cb": /);
+    expect(errorOf({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: d })).toBe(`TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: no tailscaled config file found in "${d}" for current capability version 142`);
+    expect(errorOf({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: '/nonexistent/cb' })).toMatch(/^TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: error reading tailscaled config directory "\/nonexistent\/cb": /);
   });
   it('validates contents and conflicting variables', () => {
     const bad = dir({ 'cap-100.hujson': '{"Version":"alpha0","Bogus":1}' });
