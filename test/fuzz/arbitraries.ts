@@ -64,3 +64,8 @@ export const MESSAGE_NAMES: Record<string, string[]> = {
 export function namedVars(message: string, env: Record<string, string | undefined>): string[] {
   return Object.keys(env).filter((k) => (MESSAGE_NAMES[k] ?? [k]).some((n) => new RegExp(`(^|[^A-Z_])${n}([^A-Z_]|$)`).test(message)));
 }
+
+/** The base a fuzzed environment is laid on: userspace, kernel mode, Kubernetes, both. */
+export const envMode: fc.Arbitrary<Record<string, string>> = fc.constantFrom<Record<string, string>>(
+  {}, { TS_USERSPACE: 'false' }, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, { TS_USERSPACE: 'false', KUBERNETES_SERVICE_HOST: 'h' },
+);

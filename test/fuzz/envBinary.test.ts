@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { settingsFromEnv } from '../../src/settings/fromEnv.js';
 import { Scenario } from '../support/harness.js';
-import { SECRET_VARS, envSubset, fuzzParams, namedVars, secretValue } from './arbitraries.js';
+import { SECRET_VARS, envMode, envSubset, fuzzParams, namedVars, secretValue } from './arbitraries.js';
 
 function tree(dir: string): string[] {
   const out: string[] = [];
@@ -25,11 +25,11 @@ function rejected(env: Record<string, string>): boolean {
 
 // The binary sees `env` on top of the harness's (fake PATH, test root, socket in the scenario dir).
 const invalidEnv = fc.tuple(
-  fc.constantFrom({}, { TS_USERSPACE: 'false' }, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }),
+  envMode,
   envSubset,
   fc.dictionary(fc.constantFrom(...SECRET_VARS), secretValue, { maxKeys: 2 }),
 ).map(([m, sub, sec]) => {
-  const env = { ...m, ...sub, ...sec };
+  const env: Record<string, string> = { ...m, ...sub, ...sec };
   // Keep the harness's own locations; the fuzzed ones are exercised by the pure test.
   delete env.TS_SOCKET;
   return { env, secrets: Object.values(sec) };
