@@ -3,6 +3,7 @@
 // token, the service-account CA as the only trusted root, Status-object errors.
 import https from 'node:https';
 import { redact } from '../log.js';
+import { jsonErrorText } from '../util/jsonError.js';
 import { errorFromResponse, KubeAPIError, KubeTransportError } from './status.js';
 import type { TokenSource } from './inCluster.js';
 
@@ -90,7 +91,7 @@ export class KubeClient {
             try {
               resolve((text === '' ? undefined : JSON.parse(text)) as T);
             } catch (e) {
-              reject(new Error(`${what}: decoding response: ${(e as Error).message}`));
+              reject(new Error(`${what}: decoding response: ${jsonErrorText(e)}`));
             }
           } else {
             reject(errorFromResponse(status, res.statusMessage ?? '', redact(text)));

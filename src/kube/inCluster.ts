@@ -82,6 +82,10 @@ export class TokenSource {
     // A trailing newline (an `echo`-written file) would be an invalid header value.
     t = t.trim();
     registerSecret(t);
+    // Node refuses such a header with an error that names neither the file nor the cause.
+    if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(t)) {
+      throw new Error(`reading service-account token ${this.file}: the token holds characters not allowed in an HTTP header (a control character, a line break or non-Latin-1 text)`);
+    }
     this.token = t;
     this.readAt = this.now();
     return t;

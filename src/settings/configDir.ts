@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CAPABILITY_VERSION } from '../capver.js';
 import { standardizeHuJSON } from './hujson.js';
+import { jsonErrorText } from '../util/jsonError.js';
 
 export class ConfigDirError extends Error {}
 
@@ -54,14 +55,15 @@ export function loadConfigFile(p: string): Record<string, unknown> {
   try {
     obj = JSON.parse(standardizeHuJSON(raw));
   } catch (e) {
-    throw new Error(`error parsing config file ${p} HuJSON/JSON: ${(e as Error).message}`);
+    throw new Error(`error parsing config file ${p} HuJSON/JSON: ${jsonErrorText(e)}`);
   }
-  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`config file ${p}: expected a JSON object`);
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`error parsing config file ${p}: json: cannot unmarshal ${Array.isArray(obj) ? 'array' : obj === null ? 'null' : typeof obj} into a config object`);
   const rec = obj as Record<string, unknown>;
   const version = Object.entries(rec).find(([k]) => k.toLowerCase() === 'version')?.[1];
-  if (version !== 'alpha0') throw new Error(`config file ${p}: unsupported "version" value ${JSON.stringify(version ?? '')}; want "alpha0"`);
+  if (version === undefined || version === '') throw new Error(`error parsing config file ${p}: no "version" field defined`);
+  if (version !== 'alpha0') throw new Error(`error parsing config file ${p}: unsupported "version" value ${JSON.stringify(version)}; want "alpha0" for now`);
   for (const k of Object.keys(rec)) {
-    if (!KNOWN_FIELDS.includes(k.toLowerCase())) throw new Error(`json: unknown field ${JSON.stringify(k)}`);
+    if (!KNOWN_FIELDS.includes(k.toLowerCase())) throw new Error(`error parsing config file ${p}: json: unknown field ${JSON.stringify(k)}`);
   }
   return rec;
 }

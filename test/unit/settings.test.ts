@@ -205,7 +205,7 @@ describe('versioned config dir (one-step mode)', () => {
   });
   it('validates contents and conflicting variables', () => {
     const bad = dir({ 'cap-100.hujson': '{"Version":"alpha0","Bogus":1}' });
-    expect(errorOf({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: bad })).toBe('invalid configuration: error validating tailscaled configfile contents: json: unknown field "Bogus"');
+    expect(errorOf({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: bad })).toBe(`invalid configuration: error validating tailscaled configfile contents: error parsing config file ${path.join(bad, 'cap-100.hujson')}: json: unknown field "Bogus"`);
     const ok = dir({ 'cap-100.hujson': good });
     expect(errorOf({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: ok })).toBe('');
     expect(errorOf({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: ok, TS_ROUTES: '' })).toContain('TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR cannot be set in combination with');
