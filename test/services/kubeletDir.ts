@@ -8,7 +8,7 @@ export class KubeletDir {
   private gen = 0;
   private constructor(readonly dir: string, private names: string[]) {}
 
-  static async create(files: Record<string, string>): Promise<KubeletDir> {
+  static async create(files: Record<string, string | { link: string }>): Promise<KubeletDir> {
     const dir = await mkdtemp(path.join(tmpdir(), 'cb-kubelet-'));
     const k = new KubeletDir(dir, Object.keys(files));
     await k.update(files);
@@ -16,12 +16,15 @@ export class KubeletDir {
     return k;
   }
 
-  async update(files: Record<string, string>): Promise<void> {
+  /** Swaps in new contents; `{ link }` makes the entry a symlink (e.g. to itself: a loop). */
+  async update(files: Record<string, string | { link: string }>): Promise<void> {
     const old = this.gen;
     this.gen++;
     const ts = path.join(this.dir, `..2026_11_22_${this.gen}`);
     await mkdir(ts);
-    for (const [n, v] of Object.entries(files)) await writeFile(path.join(ts, n), v);
+    for (const [n, v] of Object.entries(files)) {
+      if (typeof v === 'string') await writeFile(path.join(ts, n), v); else await symlink(v.link, path.join(ts, n));
+    }
     for (const n of Object.keys(files)) {
       if (!this.names.includes(n)) {
         this.names.push(n);
