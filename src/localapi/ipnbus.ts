@@ -4,6 +4,7 @@ import type { LocalAPIClient } from './client.js';
 import type { RawResponse } from './rawHttp.js';
 import { parseJSONLossless } from './json.js';
 import type { Notify } from './notify.js';
+import { decodeNotify } from './notifyShape.js';
 
 /** InitialStatus|PeerChanges|NoNetMap|InitialPrefs|InitialHealthState */
 export const MASK_BOOT = 28804;
@@ -33,7 +34,7 @@ export class BusWatch {
     res.on('data', (chunk: string) => {
       for (const line of split.push(chunk)) {
         let n: Notify;
-        try { n = parseJSONLossless(line) as Notify; } catch (e) {
+        try { n = decodeNotify(parseJSONLossless(line)); } catch (e) {
           this.fail(new Error(`decoding notification: ${(e as Error).message}`));
           return;
         }

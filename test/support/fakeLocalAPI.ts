@@ -68,6 +68,8 @@ export class FakeLocalAPI {
   cliHandler: CLIHandler = () => 0;
   /** Answers for cert/<domain> requests, consumed in order; when empty: 200 with a key and cert. */
   certAnswers: CertAnswer[] = [];
+  /** Scripted failures by LocalAPI path (e.g. `watch-ipn-bus`), consumed in order, before normal handling. */
+  failures = new Map<string, CertAnswer[]>();
   /** Fails the next serve-config POST with this status/body. */
   failServePost: { status: number; body: string } | undefined;
   /** Replaces the generated first message of the n-th watch (0-based) with a raw line, e.g. from a recorded transcript. */
@@ -193,6 +195,13 @@ export class FakeLocalAPI {
         return text(403, 'invalid localapi request');
       }
       const p = url.pathname.replace(/^\/localapi\/v0\//, '');
+      const f = this.failures.get(p)?.shift();
+      if (f) {
+        if (f.hangUp) { req.socket.destroy(); return; }
+        res.writeHead(f.status, { 'Content-Type': 'text/plain; charset=utf-8', ...f.headers });
+        res.end(f.body ?? '');
+        return;
+      }
       switch (p) {
         case 'watch-ipn-bus': return this.watch(url, res);
         case 'dns-config':
