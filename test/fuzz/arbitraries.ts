@@ -69,3 +69,8 @@ export function namedVars(message: string, env: Record<string, string | undefine
 export const envMode: fc.Arbitrary<Record<string, string>> = fc.constantFrom<Record<string, string>>(
   {}, { TS_USERSPACE: 'false' }, { KUBERNETES_SERVICE_HOST: '10.0.0.1' }, { TS_USERSPACE: 'false', KUBERNETES_SERVICE_HOST: 'h' },
 );
+
+/** A test timeout that grows with the number of runs. */
+export function fuzzTimeout(ms: number): number {
+  return Math.round(ms * Math.max(1, runsScale));
+}

@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Scenario, goRunning } from '../support/harness.js';
-import { fuzzParams } from './arbitraries.js';
+import { fuzzParams, fuzzTimeout } from './arbitraries.js';
 
 let scn: Scenario | undefined;
 afterEach(async () => { await scn?.cleanup(); scn = undefined; });
@@ -64,7 +64,7 @@ describe('fuzz: IPN bus lines against bin/containerboot', () => {
       noStack(s);
       await s.cleanup(); scn = undefined;
     }), fuzzParams(6));
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 
   it('undecodable lines: decode error named, shutdown routine, exit 1', async () => {
     await fc.assert(fc.asyncProperty(undecodable, async (line) => {
@@ -78,7 +78,7 @@ describe('fuzz: IPN bus lines against bin/containerboot', () => {
       noStack(s);
       await s.cleanup(); scn = undefined;
     }), fuzzParams(8));
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 });
 
 const oddBody = fc.oneof(
@@ -101,7 +101,7 @@ describe('fuzz: LocalAPI HTTP errors against bin/containerboot', () => {
       noStack(s);
       await s.cleanup(); scn = undefined;
     }), fuzzParams(6));
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 
   it('dns-config refresh fails: logged, the run goes on', async () => {
     await fc.assert(fc.asyncProperty(status, oddBody, async (code, body) => {
@@ -117,5 +117,5 @@ describe('fuzz: LocalAPI HTTP errors against bin/containerboot', () => {
       noStack(s);
       await s.cleanup(); scn = undefined;
     }), fuzzParams(4));
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 });

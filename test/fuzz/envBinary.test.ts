@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { settingsFromEnv } from '../../src/settings/fromEnv.js';
 import { Scenario } from '../support/harness.js';
-import { SECRET_VARS, envMode, envSubset, fuzzParams, namedVars, secretValue } from './arbitraries.js';
+import { SECRET_VARS, envMode, envSubset, fuzzParams, namedVars, secretValue, fuzzTimeout } from './arbitraries.js';
 
 function tree(dir: string): string[] {
   const out: string[] = [];
@@ -56,5 +56,5 @@ describe('fuzz: environment → bin/containerboot', () => {
         await scn.cleanup();
       }
     }), fuzzParams(30));
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 });

@@ -10,7 +10,7 @@ import { parseEgressConfigs } from '../../src/services/egress/config.js';
 import { parseIngressConfigs } from '../../src/services/ingress/config.js';
 import { collectLogs, eventually, FakeFirewall, FakeKube, netmap, node } from '../services/fakes.js';
 import { KubeletDir } from '../services/kubeletDir.js';
-import { fuzzParams } from './arbitraries.js';
+import { fuzzParams, fuzzTimeout } from './arbitraries.js';
 import { corrupted } from './fileInputs.js';
 
 const SELF = ['100.64.0.1/32', 'fd7a:115c:a1e0::1/128'];
@@ -96,7 +96,7 @@ describe('fuzz: config swaps against the running services', () => {
       await runSequence('egress-services', JSON.stringify(egressDoc(80)), seq, parses(parseEgressConfigs), make);
       for (const c of cleanups.splice(0)) await c();
     }), fuzzParams(12));
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 
   it('ingress services: valid files applied, bad ones named and the previous state kept', async () => {
     const make: Make = (d, fw, kube, log) => {
@@ -107,5 +107,5 @@ describe('fuzz: config swaps against the running services', () => {
       await runSequence('ingress-config.json', JSON.stringify(ingressDoc(1)), seq, parses(parseIngressConfigs), make);
       for (const c of cleanups.splice(0)) await c();
     }), fuzzParams(12));
-  }, 120_000);
+  }, fuzzTimeout(120_000));
 });
