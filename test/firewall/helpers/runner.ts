@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     const s0 = spawnStats.count, n0 = nftStats.calls;
     for (const step of input.steps) {
       const t = performance.now();
+      // Chaos tests start their kill timer at this mark (the batch begins right after it).
+      if (process.env.CBFW_MARK) process.stderr.write('CBFW-APPLY\n');
       if (step.groups) await fw.apply(step.groups);
       if (step.proxies) {
         const settings = settingsFromEnv({ TS_USERSPACE: 'false', ...step.proxies.env }).settings;
