@@ -26,6 +26,10 @@ export class Metrics {
     m('reconcile_errors_total', 'counter', 'Netmap processings that failed.', this.reconcileErrors);
     m('reconcile_duration_seconds_sum', 'counter', 'Total time spent in netmap processing.', this.reconcileSecondsSum);
     m('startup_complete', 'gauge', '1 once startup completed.', this.startupComplete);
+    // Heap figures for long runs (the soak benchmark samples them to tell leaks from RSS noise).
+    const mem = process.memoryUsage();
+    m('heap_used_bytes', 'gauge', 'V8 heap in use by containerboot.', mem.heapUsed);
+    m('heap_total_bytes', 'gauge', 'V8 heap reserved by containerboot.', mem.heapTotal);
     return `${lines.join('\n')}\n`;
   }
 }

@@ -1,0 +1,232 @@
+// The soak: on the real lab (tailscaled v1.102.3 + headscale), a kernel-mode proxy (ingress
+// TS_DEST_IP + egress TS_TAILNET_TARGET_FQDN) and an HA egress proxy (Kubernetes mode, fake API
+// server, TS_EGRESS_PROXIES_CONFIG_PATH in the kubelet ..data layout) under steady churn:
+//   every 1 s   a churn peer leaves or rejoins the tailnet (tailscale down / up, alternating peers);
+//   every 2 s   the egress-services config is rewritten (..data swap; ports and a service alternate);
+//   every 10 s  the FQDN target moves to the other peer (headscale renames the two nodes);
+//   every 10 s  a sample: RSS, V8 heap (/metrics), open fds, child processes, reconcile count, and
+//               whether the kernel ruleset and the Secret status equal the desired state.
+// Used by bench/soak.ts (bash bench/run.sh soak [--minutes N]) and test/soak/soak.test.ts (1 min).
+import fs from 'node:fs';
+import { KubeletDir } from '../services/kubeletDir.js';
+import { startKubeApi } from '../lab/kube.js';
+import { Lab, LOGIN_SERVER, sleep, waitFor, type Containerboot, type LabNode, type Peer } from '../lab/lab.js';
+
+export interface ProcSample { rssKiB: number; heapUsed: number; fds: number; children: number; reconciles: number }
+export interface Sample { t: number; proxy: ProcSample; ha: ProcSample; rulesOk: boolean; statusOk: boolean; convergeMs: number; problems: string[] }
+export interface SoakResult { samples: Sample[]; steps: { churn: number; configWrites: number; targetMoves: number }; verdict: Verdict }
+export interface Verdict { ok: boolean; lines: string[] }
+
+const TARGET_FQDN = 'soak-target.lab.test';
+
+function procStatus(pid: number, key: string): number {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+)`, 'm'));
+  return m ? Number(m[1]) : 0;
+}
+
+function childrenOf(pid: number): number {
+  let n = 0;
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) n++;
+    } catch { /* exited */ }
+  }
+  return n;
+}
+
+async function metric(lab: Lab, node: LabNode, url: string, name: string): Promise<number> {
+  const r = await lab.curl(node, url, 5);
+  const m = r.body.match(new RegExp(`^containerboot_${name} (\\S+)$`, 'm'));
+  return m ? Number(m[1]) : NaN;
+}
+
+async function procSample(lab: Lab, cb: Containerboot, metricsURL: string): Promise<ProcSample> {
+  const pid = cb.pid;
+  return {
+    rssKiB: procStatus(pid, 'VmRSS'),
+    heapUsed: await metric(lab, cb.node, `${metricsURL}/metrics`, 'heap_used_bytes'),
+    fds: fs.readdirSync(`/proc/${pid}/fd`).length,
+    children: childrenOf(pid),
+    reconciles: await metric(lab, cb.node, `${metricsURL}/metrics`, 'reconciles_total'),
+  };
+}
+
+const egressConfig = (gen: number, peerIP: string) => {
+  const odd = gen % 2 === 1;
+  const cfg: Record<string, unknown> = {
+    web: { tailnetTarget: { fqdn: TARGET_FQDN }, ports: [{ protocol: 'tcp', matchPort: odd ? 9081 : 9080, targetPort: 8080 }] },
+  };
+  if (odd) cfg.direct = { tailnetTarget: { ip: peerIP }, ports: [{ protocol: 'udp', matchPort: 9053, targetPort: 53 }] };
+  return cfg;
+};
+
+const count = (text: string, needle: string) => text.split(needle).length - 1;
+
+export async function runSoak(opts: { minutes: number; log: (s: string) => void; sampleEveryS?: number }): Promise<SoakResult> {
+  const log = opts.log;
+  const sampleEvery = (opts.sampleEveryS ?? 10) * 1000;
+  const lab = await Lab.start({ name: 'soak' });
+  const samples: Sample[] = [];
+  const steps = { churn: 0, configWrites: 0, targetMoves: 0 };
+  let kubelet: KubeletDir | undefined;
+  try {
+    const cluster = await lab.addNode('cluster', { cluster: true });
+    await lab.startWebServer(cluster, 'soak-backend', 8080);
+    const tgt: Peer[] = [await lab.startPeer('tgta', { hostname: 'soak-target' }), await lab.startPeer('tgtb', { hostname: 'soak-spare' })];
+    const churn: Peer[] = [await lab.startPeer('churn0', { hostname: 'churn0' }), await lab.startPeer('churn1', { hostname: 'churn1' })];
+    const tgtIPs = [await tgt[0].ip4(), await tgt[1].ip4()];
+    const tgtIDs = [(await lab.headscale.findNode('soak-target'))!.id, (await lab.headscale.findNode('soak-spare'))!.id];
+    let holder = 0; // which of tgt[] is currently soak-target
+
+    // The kernel-mode proxy: ingress to the cluster backend, egress to the moving FQDN.
+    const kp = await lab.addNode('kproxy', { lan: true, cluster: true });
+    const proxy = lab.startContainerboot(kp, { name: 'cb-kproxy', env: {
+      TS_AUTHKEY: await lab.createKey({ reusable: true }), TS_HOSTNAME: 'soak-kproxy', TS_USERSPACE: 'false',
+      TS_DEST_IP: cluster.clusterIP!, TS_TAILNET_TARGET_FQDN: TARGET_FQDN, TS_DEBUG_FIREWALL_MODE: 'nftables',
+      TS_ENABLE_METRICS: 'true', TS_LOCAL_ADDR_PORT: '127.0.0.1:9002',
+    } });
+
+    // The HA egress proxy (ProxyGroup pod): Secret on the fake API server, config in ..data layout.
+    const hp = await lab.addNode('haegress', { lan: true, cluster: true });
+    const api = await startKubeApi(lab, hp);
+    await lab.exec(hp, ['sysctl', '-w', 'net.ipv4.ip_forward=1']);
+    let gen = 0;
+    kubelet = await KubeletDir.create({ 'egress-services': JSON.stringify(egressConfig(gen, tgtIPs[1])) });
+    const ha = lab.startContainerboot(hp, { name: 'cb-haegress', serviceAccountDir: api.saDir, env: {
+      ...api.env, TS_KUBE_SECRET: 'tailscale', TS_AUTHKEY: await lab.createKey({ reusable: true }), TS_HOSTNAME: 'soak-ha-0',
+      POD_NAME: 'soak-ha-0', POD_IPS: hp.clusterIP!, TS_USERSPACE: 'false', TS_EGRESS_PROXIES_CONFIG_PATH: kubelet.dir,
+      TS_LOCAL_ADDR_PORT: `${hp.clusterIP}:9002`, TS_ENABLE_METRICS: 'true', TS_DEBUG_FIREWALL_MODE: 'nftables', TS_TEST_SLEEP_DURATION: '10ms',
+    } });
+    await proxy.waitStartupComplete(60_000);
+    await ha.waitStartupComplete(60_000);
+    log(`soak: both proxies up; churning for ${opts.minutes} min, sampling every ${sampleEvery / 1000} s`);
+
+    /** Problems with the current kernel rules and Secret status (empty = as desired). */
+    const check = async (): Promise<string[]> => {
+      const problems: string[] = [];
+      const kr = (await lab.exec(kp, ['nft', 'list', 'ruleset'])).stdout;
+      const want = tgtIPs[holder], stale = tgtIPs[1 - holder];
+      if (count(kr, `dnat to ${want}`) !== 1) problems.push(`kproxy: ${count(kr, `dnat to ${want}`)} egress DNAT rules to ${want}`);
+      if (count(kr, `dnat to ${stale}`) !== 0) problems.push(`kproxy: stale DNAT to ${stale}`);
+      if (count(kr, `dnat to ${cluster.clusterIP}`) !== 1) problems.push(`kproxy: ${count(kr, `dnat to ${cluster.clusterIP}`)} ingress DNAT rules`);
+      const hr = (await lab.exec(hp, ['nft', 'list', 'ruleset'])).stdout;
+      const cfg = egressConfig(gen, tgtIPs[1]) as Record<string, { ports: { matchPort: number }[] }>;
+      const wantPorts = Object.values(cfg).flatMap((s) => s.ports.map((p) => p.matchPort));
+      for (const p of [9080, 9081, 9053]) {
+        const n = count(hr, `dport ${p} `);
+        if (n !== (wantPorts.includes(p) ? 1 : 0)) problems.push(`haegress: ${n} rules for port ${p} (want ${wantPorts.includes(p) ? 1 : 0})`);
+      }
+      if (count(hr, `dnat to ${stale}:8080`) !== 0) problems.push(`haegress: stale port map to ${stale}`);
+      const st = (await api.secret('tailscale'))?.['egress-services'];
+      const status = st ? JSON.parse(st) as { services?: Record<string, { ports: { matchPort: number }[]; tailnetTargetIPs: string[] }> } : undefined;
+      const names = Object.keys(status?.services ?? {}).sort().join(',');
+      if (names !== Object.keys(cfg).sort().join(',')) problems.push(`Secret status services [${names}] ≠ config [${Object.keys(cfg).sort()}]`);
+      else {
+        const web = status!.services!.web;
+        if (web.ports[0]?.matchPort !== cfg.web.ports[0].matchPort) problems.push('Secret status: web port differs from config');
+        if (web.tailnetTargetIPs.join(',') !== want) problems.push(`Secret status: web targets ${web.tailnetTargetIPs} ≠ ${want}`);
+      }
+      return problems;
+    };
+
+    // Warm baseline: the state must be right before churn starts.
+    await waitFor('initial desired state', async () => ((await check()).length === 0 ? true : undefined), 30_000, 250);
+
+    const t0 = Date.now();
+    const end = t0 + opts.minutes * 60_000;
+    let nextSample = t0;
+    let tick = 0;
+    const down = [false, false];
+    while (Date.now() < end) {
+      const tickStart = Date.now();
+      // A churn peer leaves or rejoins (alternating peers).
+      const i = tick % 2;
+      const c = churn[i];
+      const r = down[i] ? await c.cli(['up', `--login-server=${LOGIN_SERVER}`, `--hostname=${c.hostname}`, '--accept-dns=false', '--timeout=20s'], 30_000) : await c.cli(['down'], 30_000);
+      if (r.code === 0) { down[i] = !down[i]; steps.churn++; }
+      if (tick % 2 === 1) {
+        gen++;
+        await kubelet.update({ 'egress-services': JSON.stringify(egressConfig(gen, tgtIPs[1])) });
+        steps.configWrites++;
+      }
+      if (tick % 10 === 9) {
+        // Move soak-target to the other node (via a temporary name: names are unique).
+        await lab.headscale.cli(['nodes', 'rename', '-i', String(tgtIDs[holder]), 'soak-moving']);
+        await lab.headscale.cli(['nodes', 'rename', '-i', String(tgtIDs[1 - holder]), 'soak-target']);
+        await lab.headscale.cli(['nodes', 'rename', '-i', String(tgtIDs[holder]), 'soak-spare']);
+        holder = 1 - holder;
+        steps.targetMoves++;
+      }
+      if (Date.now() >= nextSample) {
+        nextSample += sampleEvery;
+        // Converged = desired state reached within 10 s of the last step.
+        const cs = Date.now();
+        let problems: string[] = [];
+        try {
+          await waitFor('desired state', async () => ((problems = await check()).length === 0 ? true : undefined), 10_000, 200);
+        } catch { /* recorded below */ }
+        const s: Sample = {
+          t: Math.round((Date.now() - t0) / 1000),
+          proxy: await procSample(lab, proxy, 'http://127.0.0.1:9002'),
+          ha: await procSample(lab, ha, `http://${hp.clusterIP}:9002`),
+          rulesOk: !problems.some((p) => !p.startsWith('Secret')),
+          statusOk: !problems.some((p) => p.startsWith('Secret')),
+          convergeMs: Date.now() - cs,
+          problems,
+        };
+        samples.push(s);
+        log(`soak t=${s.t}s kproxy rss=${s.proxy.rssKiB}KiB heap=${(s.proxy.heapUsed / 1048576).toFixed(1)}MiB fds=${s.proxy.fds} children=${s.proxy.children} reconciles=${s.proxy.reconciles} | ha rss=${s.ha.rssKiB}KiB heap=${(s.ha.heapUsed / 1048576).toFixed(1)}MiB fds=${s.ha.fds} children=${s.ha.children} reconciles=${s.ha.reconciles} | converge ${s.convergeMs} ms ${problems.length ? `PROBLEMS: ${problems.join('; ')}` : 'ok'}`);
+      }
+      if (!proxy.proc.running || !ha.proc.running) throw new Error(`a proxy exited during the soak:\n${proxy.output().slice(-1500)}\n${ha.output().slice(-1500)}`);
+      tick++;
+      const wait = 1000 - (Date.now() - tickStart);
+      if (wait > 0) await sleep(wait);
+    }
+    await proxy.stop();
+    await ha.stop();
+    return { samples, steps, verdict: judge(samples, opts.minutes) };
+  } finally {
+    await kubelet?.remove();
+    await lab.teardown();
+  }
+}
+
+/** Least-squares slope of y over t (per second). */
+function slope(pts: [number, number][]): number {
+  const n = pts.length;
+  if (n < 2) return 0;
+  const mt = pts.reduce((a, p) => a + p[0], 0) / n, my = pts.reduce((a, p) => a + p[1], 0) / n;
+  const num = pts.reduce((a, p) => a + (p[0] - mt) * (p[1] - my), 0), den = pts.reduce((a, p) => a + (p[0] - mt) ** 2, 0);
+  return den === 0 ? 0 : num / den;
+}
+
+/** The issue's pass criteria, after a warm-up of a fifth of the run (at least the first sample). */
+export function judge(samples: Sample[], minutes: number): Verdict {
+  const lines: string[] = [];
+  let ok = true;
+  const warm = samples.slice(Math.max(1, Math.floor(samples.length / 5)));
+  for (const who of ['proxy', 'ha'] as const) {
+    const rss = slope(warm.map((s) => [s.t, s[who].rssKiB]));
+    const heap = slope(warm.map((s) => [s.t, s[who].heapUsed / 1024]));
+    const perTen = rss * 600;
+    const fds = warm.map((s) => s[who].fds), kids = warm.map((s) => s[who].children);
+    const fdFlat = Math.max(...fds) - Math.min(...fds) <= 2 && fds[fds.length - 1] <= fds[0] + 1;
+    const kidFlat = Math.max(...kids) <= Math.min(...kids) + 1;
+    const rssOk = minutes >= 5 ? perTen <= 1024 : perTen <= 10 * 1024;
+    ok &&= rssOk && fdFlat && kidFlat;
+    lines.push(`${who}: RSS slope ${perTen.toFixed(0)} KiB/10 min (${rssOk ? 'ok' : 'FAIL'}; limit ${minutes >= 5 ? '1024' : '10240 (short run)'}), heap slope ${(heap * 600).toFixed(0)} KiB/10 min, fds ${Math.min(...fds)}–${Math.max(...fds)} (${fdFlat ? 'flat' : 'NOT flat'}), children ${Math.min(...kids)}–${Math.max(...kids)} (${kidFlat ? 'flat' : 'NOT flat'})`);
+  }
+  const bad = samples.filter((s) => !s.rulesOk || !s.statusOk);
+  ok &&= bad.length === 0;
+  lines.push(`desired state at ${samples.length - bad.length}/${samples.length} samples (rules and Secret status; max converge ${Math.max(...samples.map((s) => s.convergeMs))} ms)`);
+  return { ok, lines };
+}
+
+/** Markdown table of the samples (for docs/RELIABILITY.md). */
+export function samplesTable(samples: Sample[]): string {
+  const rows = samples.map((s) => `| ${s.t} | ${s.proxy.rssKiB} | ${(s.proxy.heapUsed / 1048576).toFixed(1)} | ${s.proxy.fds} | ${s.proxy.children} | ${s.proxy.reconciles} | ${s.ha.rssKiB} | ${(s.ha.heapUsed / 1048576).toFixed(1)} | ${s.ha.fds} | ${s.ha.children} | ${s.ha.reconciles} | ${s.rulesOk && s.statusOk ? 'yes' : 'NO'} |`);
+  return ['| t (s) | kproxy RSS KiB | heap MiB | fds | children | reconciles | HA RSS KiB | heap MiB | fds | children | reconciles | desired |', '|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
