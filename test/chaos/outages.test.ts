@@ -36,7 +36,7 @@ function umount(dir: string): void {
 }
 
 const boots: string[] = [];
-function record(what: string, cb: Containerboot, from: number): { lines: number; cpu: number } {
+function record(cb: Containerboot, from: number): { lines: number; cpu: number } {
   return { lines: cb.output().slice(from).split('\n').filter(Boolean).length, cpu: cpuSeconds(cb.pid) };
 }
 
@@ -49,7 +49,7 @@ describe('chaos: outages on the real stack', () => {
     const mark = cb.output().length;
     const cpu0 = cpuSeconds(cb.pid);
     await sleep(OUTAGE_S * 1000);
-    const during = record('control gone', cb, mark);
+    const during = record(cb, mark);
     const cpu = during.cpu - cpu0;
     const outageLog = cb.output().slice(mark);
     await lab.headscale.start();
