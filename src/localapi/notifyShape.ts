@@ -56,20 +56,19 @@ class Shape {
   }
 }
 
-function checkNode(n: Record<string, unknown>): void {
-  const s = new Shape('Node');
-  s.int(n, 'ID', 'tailcfg.NodeID');
-  for (const f of ['StableID', 'Name', 'Key']) s.str(n, f);
-  s.strings(n, 'Addresses', '[]netip.Prefix');
-  s.strings(n, 'AllowedIPs', '[]netip.Prefix');
-}
+interface StructSpec { where: string; ints: Record<string, string>; strs: string[]; lists: Record<string, string> }
 
-function checkPeerStatus(p: Record<string, unknown>): void {
-  const s = new Shape('PeerStatus');
-  s.int(p, 'NodeID', 'tailcfg.NodeID');
-  for (const f of ['ID', 'PublicKey', 'DNSName']) s.str(p, f);
-  s.strings(p, 'TailscaleIPs', '[]netip.Addr');
-  s.strings(p, 'AllowedIPs', '*views.Slice[netip.Prefix]');
+const NODE: StructSpec = { where: 'Node', ints: { ID: 'tailcfg.NodeID' }, strs: ['StableID', 'Name', 'Key'], lists: { Addresses: '[]netip.Prefix', AllowedIPs: '[]netip.Prefix' } };
+const PEER_STATUS: StructSpec = {
+  where: 'PeerStatus', ints: { NodeID: 'tailcfg.NodeID' }, strs: ['ID', 'PublicKey', 'DNSName'],
+  lists: { TailscaleIPs: '[]netip.Addr', AllowedIPs: '*views.Slice[netip.Prefix]' },
+};
+
+function checkStruct(o: Record<string, unknown>, spec: StructSpec): void {
+  const s = new Shape(spec.where);
+  for (const [f, t] of Object.entries(spec.ints)) s.int(o, f, t);
+  for (const f of spec.strs) s.str(o, f);
+  for (const [f, t] of Object.entries(spec.lists)) s.strings(o, f, t);
 }
 
 /** Checks a decoded bus line; `null` decodes to an empty notification, as in Go. */
@@ -91,17 +90,17 @@ export function decodeNotify(v: unknown): Notify {
       for (const f of ['Name', 'Type', 'Value']) rs.str(r, f);
     }
     const self = ss.obj(st, 'Self', 'ipnstate.PeerStatus');
-    if (self) checkPeerStatus(self);
+    if (self) checkStruct(self, PEER_STATUS);
     const peers = ss.obj(st, 'Peer', 'map[key.NodePublic]*ipnstate.PeerStatus');
     for (const p of Object.values(peers ?? {})) {
       if (p === null) continue;
       if (kindOf(p) !== 'object') throw new Error(`json: cannot unmarshal ${kindOf(p)} into Go value of type ipnstate.PeerStatus`);
-      checkPeerStatus(p as Record<string, unknown>);
+      checkStruct(p as Record<string, unknown>, PEER_STATUS);
     }
   }
   const self = s.obj(n, 'SelfChange', 'tailcfg.Node');
-  if (self) checkNode(self);
-  for (const p of s.objects(n, 'PeersChanged', '[]*tailcfg.Node')) checkNode(p);
+  if (self) checkStruct(self, NODE);
+  for (const p of s.objects(n, 'PeersChanged', '[]*tailcfg.Node')) checkStruct(p, NODE);
   const removed = n.PeersRemoved;
   if (removed !== undefined && removed !== null) {
     const bad = Array.isArray(removed) ? removed.find((x) => !isInt64(x)) : removed;
