@@ -4,6 +4,7 @@
 import { run, type Components } from './orchestrator.js';
 import { findSubcommand } from './cli/index.js';
 import { isL3Proxy } from './settings/types.js';
+import { redact } from './log.js';
 
 const kube = () => import('./kube/components.js').then((m) => m.kubeComponents);
 
@@ -34,7 +35,7 @@ const main: Promise<number> = sub
 main.then(
   (code) => process.exit(code),
   (e: unknown) => {
-    process.stderr.write(`${sub ? 'containerboot' : 'boot'}: unexpected error: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.stderr.write(redact(`${sub ? 'containerboot' : 'boot'}: unexpected error: ${e instanceof Error ? e.stack : String(e)}\n`));
     process.exit(1);
   },
 );

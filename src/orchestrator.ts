@@ -27,6 +27,9 @@ export type { Components, NetmapConsumer, ReissueContext, Services, ServicesCont
 
 export async function run(env: NodeJS.ProcessEnv, components: Components = {}): Promise<number> {
   trackSpawnedChildren();
+  // Before parsing: a secret pasted into another variable (TS_BOOT_TIMEOUT=<the key>) is echoed by
+  // that variable's error, so the raw values are masked from the first line on.
+  registerRawSecrets(env);
   const s = loadSettings(env);
   if (!s) return 1;
   for (const v of [s.authKey, s.clientSecret, s.idToken]) registerSecret(v);
@@ -54,6 +57,20 @@ export async function run(env: NodeJS.ProcessEnv, components: Components = {}): 
   reaper?.stop();
   d.client.close();
   return code;
+}
+
+const RAW_SECRET_VARS = ['TS_AUTHKEY', 'TS_AUTH_KEY', 'TS_CLIENT_SECRET', 'TS_ID_TOKEN'] as const;
+
+/** Masks the secret variables' raw values, trimmed and as JSON-quoted text (errors quote values). */
+function registerRawSecrets(env: NodeJS.ProcessEnv): void {
+  for (const k of RAW_SECRET_VARS) {
+    const v = env[k];
+    if (!v) continue;
+    for (const form of [v, v.trim()]) {
+      registerSecret(form);
+      registerSecret(JSON.stringify(form).slice(1, -1));
+    }
+  }
 }
 
 function loadSettings(env: NodeJS.ProcessEnv): Settings | undefined {

@@ -43,8 +43,9 @@ export const envValue: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...edgeValues) },
   { weight: 3, arbitrary: fc.string({ unit: 'grapheme', maxLength: 40 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }).map((s) => s.replace(/\0/g, '')) },
-  // Huge, but under the kernel's 128 KiB limit for one environment string (MAX_ARG_STRLEN).
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('a', '9', 'é', ':', '/', ','), fc.integer({ min: 10_000, max: 100_000 })).map(([c, n]) => c.repeat(n)) },
+  // Huge, but under the kernel's 128 KiB limit for one environment string (MAX_ARG_STRLEN, in
+  // bytes: 'é' is two in UTF-8, so n counts bytes, not characters; 100 000 'é' failed spawn E2BIG).
+  { weight: 1, arbitrary: fc.tuple(fc.constantFrom('a', '9', 'é', ':', '/', ','), fc.integer({ min: 10_000, max: 100_000 })).map(([c, n]) => c.repeat(Math.floor(n / Buffer.byteLength(c)))) },
 );
 
 /** A secret value: long enough to be recognisable in output, never a substring of anything else. */
