@@ -57,6 +57,7 @@ export class Scenario {
   proc!: ChildProcess;
   exit!: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private waiters = new Set<() => void>();
+  private cleaned = false;
 
   constructor(private readonly opts: ScenarioOptions = {}) {
     this.dir = mkdtempSync(path.join(tmpdir(), 'cb-scn-'));
@@ -109,8 +110,11 @@ export class Scenario {
     }));
     // Like the real daemon, the socket appears only once tailscaled runs.
     if (!this.opts.deferLocalAPI) {
-      void this.waitFor(() => this.daemonPid() !== undefined || this.proc.exitCode !== null, 'tailscaled start', 30_000)
-        .then(() => { if (this.proc.exitCode === null) return this.api.listen(); })
+      // A process killed by a signal has exitCode null and signalCode set; after cleanup() the
+      // scenario directory (and its invocation log) is gone, so stop polling then as well.
+      const ended = () => this.cleaned || this.proc.exitCode !== null || this.proc.signalCode !== null;
+      void this.waitFor(() => ended() || this.daemonPid() !== undefined, 'tailscaled start', 30_000)
+        .then(() => { if (!ended()) return this.api.listen(); })
         .catch(() => {});
     }
     return this;
@@ -145,7 +149,11 @@ export class Scenario {
       const poll = setInterval(check, 50);
       const t = setTimeout(() => { done(); reject(new Error(`timed out waiting for ${what}; log:\n${this.lines.join('\n')}`)); }, timeoutMs);
       const done = () => { clearTimeout(t); clearInterval(poll); this.waiters.delete(check); };
-      function check() { if (pred()) { done(); resolve(); } }
+      function check() {
+        let ok: boolean;
+        try { ok = pred(); } catch (e) { done(); reject(e as Error); return; }
+        if (ok) { done(); resolve(); }
+      }
       this.waiters.add(check);
     });
   }
@@ -170,6 +178,7 @@ export class Scenario {
 
   /** Kills what is still running (containerboot, fake tailscaled) by PID and removes temp files. */
   async cleanup(): Promise<void> {
+    this.cleaned = true;
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
     if (this.proc) await this.exit;
     // In a PID namespace the recorded PIDs are namespace-local (not ours to kill by number); the
