@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { settingsFromEnv, SettingsError } from '../../src/settings/fromEnv.js';
-import { ENV_VARS, SECRET_VARS, envMode, envSubset, envValue, fuzzParams, namedVars, secretValue } from './arbitraries.js';
+import { ENV_VARS, SECRET_VARS, envMode, envSubset, envValue, fuzzParams, fuzzTimeout, namedVars, secretValue } from './arbitraries.js';
 
 type Outcome = { ok: true; logs: string[] } | { ok: false; message: string; logs: string[] };
 
@@ -30,14 +30,14 @@ describe('fuzz: environment → settings', () => {
       const env = { [k]: v };
       checkInvalid(env, evaluate(env));
     }), fuzzParams(1500));
-  });
+  }, fuzzTimeout(30_000));
 
   it('combinations (kernel mode and Kubernetes too): settings or a SettingsError naming a set variable', () => {
     fc.assert(fc.property(envMode, envSubset, (m, sub) => {
       const env = { ...m, ...sub };
       checkInvalid(env, evaluate(env));
     }), fuzzParams(1500));
-  });
+  }, fuzzTimeout(30_000));
 
   it('secret values never appear in an error or a log line', () => {
     const secrets = fc.dictionary(fc.constantFrom(...SECRET_VARS), secretValue, { minKeys: 1, maxKeys: 4 });
@@ -47,5 +47,5 @@ describe('fuzz: environment → settings', () => {
       const text = [...out.logs, out.ok ? '' : out.message].join('\n');
       for (const v of Object.values(sec)) expect(text).not.toContain(v);
     }), fuzzParams(800));
-  });
+  }, fuzzTimeout(30_000));
 });

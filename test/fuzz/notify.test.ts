@@ -7,7 +7,7 @@ import { decodeNotify } from '../../src/localapi/notifyShape.js';
 import { effectiveState, hasLoginStateWarning, triggersNetmapProcessing } from '../../src/localapi/notify.js';
 import { applyNotify } from '../../src/netmap/update.js';
 import { emptyNetmap, hasValidSelf, allPeers } from '../../src/netmap/types.js';
-import { fuzzParams } from './arbitraries.js';
+import { fuzzParams, fuzzTimeout } from './arbitraries.js';
 
 const any = fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom(null, 1.5, -1, 99, 2 ** 63, '12345678901234567890', [], {}, [null], 'Running'));
 const node = fc.record({
@@ -42,7 +42,7 @@ describe('fuzz: IPN bus notifications', () => {
       hasValidSelf(s);
       for (const p of allPeers(s)) expect(typeof p.name).toBe('string');
     }), fuzzParams(3000));
-  });
+  }, fuzzTimeout(30_000));
 
   it('well-formed notifications are accepted unchanged (unknown fields ignored)', () => {
     const good = { Version: '1.102.3', State: 6, SelfChange: { ID: 1, StableID: 'n1', Name: 'a.ts.net.', Addresses: ['100.64.0.1/32'] }, PeersChanged: [{ ID: '12345678901234567890', Name: 'b.', Addresses: null }], PeersRemoved: [3], Health: { Warnings: { 'login-state': {} } }, SomethingNew: { x: 1 } };

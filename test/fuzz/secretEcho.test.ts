@@ -46,7 +46,7 @@ describe('fuzz: a secret pasted into another variable is never echoed', () => {
       const out = lines.join('');
       for (const v of secrets) expect(out, `secret echoed for ${JSON.stringify(env).slice(0, 300)}`).not.toContain(v);
     }), fuzzParams(600));
-  });
+  }, fuzzTimeout(30_000));
 
   it('the known case: TS_AUTHKEY=k with TS_BOOT_TIMEOUT=k', async () => {
     lines.length = 0;

@@ -34,6 +34,24 @@ type Make = (path: string, fw: FakeFirewall, kube: FakeKube, log: (m: string) =>
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
 
+/**
+ * The applied state in a comparable form: rule groups sorted by name (each group is its own chain;
+ * the order groups were created in depends on history), status keys parsed, and a status without
+ * services (none, `null` or `{}`) treated as no status (upstream writes `{"podIPv4":…}` when the last service goes away,
+ * a fresh start on an empty config writes nothing; both mean "current, nothing configured").
+ */
+function applied(fw: FakeFirewall, kube: FakeKube): string {
+  const groups = [...fw.groups].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const status: Record<string, unknown> = {};
+  for (const [k, v] of [...kube.data].sort()) {
+    const st = JSON.parse(v) as Record<string, unknown>;
+    for (const f of ['configs', 'services']) if (st[f] === null || (st[f] && Object.keys(st[f] as object).length === 0)) delete st[f];
+    if (Object.keys(st).every((f) => f === 'podIPv4' || f === 'podIPv6')) continue;
+    status[k] = st;
+  }
+  return JSON.stringify([groups, status]);
+}
+
 /** Rules and status a fresh start on `text` produces: the reference for a valid file. */
 async function reference(file: string, text: string, make: Make) {
   const dir = await KubeletDir.create({ [file]: text });
@@ -44,7 +62,7 @@ async function reference(file: string, text: string, make: Make) {
   await r.idle();
   await r.close();
   await dir.remove();
-  return { groups: structuredClone([...fw.groups]), status: [...kube.data] };
+  return applied(fw, kube);
 }
 
 async function runSequence(file: string, first: string, seq: Step[], valid: (t: string) => boolean, make: Make): Promise<void> {
@@ -68,8 +86,8 @@ async function runSequence(file: string, first: string, seq: Step[], valid: (t: 
     }
     if ('text' in step && valid(step.text)) {
       const want = await reference(file, step.text, make);
-      await eventually(() => JSON.stringify([[...fw.groups], [...kube.data]]) === JSON.stringify([want.groups, want.status]), 5000)
-        .catch(() => { throw new Error(`valid file not applied: ${step.text.slice(0, 200)}\n${lines.slice(seen).join('\n')}`); });
+      await eventually(() => applied(fw, kube) === want, 5000)
+        .catch(() => { throw new Error(`valid file not applied: ${step.text.slice(0, 200)}\nwant ${want.slice(0, 600)}\ngot  ${applied(fw, kube).slice(0, 600)}\n${lines.slice(seen).join('\n')}`); });
     } else {
       await eventually(() => lines.slice(seen).some((l) => l.includes(`${dir.dir}/${file}`)), 5000)
         .catch(() => { throw new Error(`no line names the file after ${JSON.stringify(step).slice(0, 200)}; got: ${lines.slice(seen).join(' | ').slice(0, 500)}`); });
