@@ -8,6 +8,7 @@ import { runSoak } from './soakRun.js';
 describe('soak (1 minute, real lab)', () => {
   it('kernel-mode and HA egress proxies under churn keep the desired state with flat resources', async () => {
     const r = await runSoak({ minutes: 1, log: (s) => console.log(s) });
+    console.log(`steps: ${JSON.stringify(r.steps)}\n${r.verdict.lines.join('\n')}`);
     expect(r.samples.length).toBeGreaterThanOrEqual(5);
     expect(r.steps.churn).toBeGreaterThan(30);
     expect(r.steps.configWrites).toBeGreaterThan(15);
