@@ -30,6 +30,8 @@ export class Metrics {
     const mem = process.memoryUsage();
     m('heap_used_bytes', 'gauge', 'V8 heap in use by containerboot.', mem.heapUsed);
     m('heap_total_bytes', 'gauge', 'V8 heap reserved by containerboot.', mem.heapTotal);
+    m('external_bytes', 'gauge', 'Memory of C++ objects bound to JS objects (Buffers included).', mem.external);
+    m('array_buffers_bytes', 'gauge', 'Memory of ArrayBuffers and Buffers.', mem.arrayBuffers);
     return `${lines.join('\n')}\n`;
   }
 }

@@ -12,7 +12,7 @@ import { KubeletDir } from '../services/kubeletDir.js';
 import { startKubeApi } from '../lab/kube.js';
 import { Lab, LOGIN_SERVER, sleep, waitFor, type Containerboot, type LabNode, type Peer } from '../lab/lab.js';
 
-export interface ProcSample { rssKiB: number; heapUsed: number; fds: number; children: number; reconciles: number }
+export interface ProcSample { rssKiB: number; heapUsed: number; heapTotal: number; external: number; fds: number; children: number; reconciles: number }
 export interface Sample { t: number; proxy: ProcSample; ha: ProcSample; rulesOk: boolean; statusOk: boolean; convergeMs: number; problems: string[] }
 export interface SoakResult { samples: Sample[]; steps: { churn: number; configWrites: number; targetMoves: number }; verdict: Verdict }
 export interface Verdict { ok: boolean; lines: string[] }
@@ -36,20 +36,25 @@ function childrenOf(pid: number): number {
   return n;
 }
 
-async function metric(lab: Lab, node: LabNode, url: string, name: string): Promise<number> {
+async function metrics(lab: Lab, node: LabNode, url: string): Promise<(name: string) => number> {
   const r = await lab.curl(node, url, 5);
-  const m = r.body.match(new RegExp(`^containerboot_${name} (\\S+)$`, 'm'));
-  return m ? Number(m[1]) : NaN;
+  return (name) => {
+    const m = r.body.match(new RegExp(`^containerboot_${name} (\\S+)$`, 'm'));
+    return m ? Number(m[1]) : NaN;
+  };
 }
 
 async function procSample(lab: Lab, cb: Containerboot, metricsURL: string): Promise<ProcSample> {
   const pid = cb.pid;
+  const m = await metrics(lab, cb.node, `${metricsURL}/metrics`);
   return {
     rssKiB: procStatus(pid, 'VmRSS'),
-    heapUsed: await metric(lab, cb.node, `${metricsURL}/metrics`, 'heap_used_bytes'),
+    heapUsed: m('heap_used_bytes'),
+    heapTotal: m('heap_total_bytes'),
+    external: m('external_bytes'),
     fds: fs.readdirSync(`/proc/${pid}/fd`).length,
     children: childrenOf(pid),
-    reconciles: await metric(lab, cb.node, `${metricsURL}/metrics`, 'reconciles_total'),
+    reconciles: m('reconciles_total'),
   };
 }
 
@@ -199,7 +204,7 @@ export async function runSoak(opts: { minutes: number; log: (s: string) => void;
           problems,
         };
         samples.push(s);
-        log(`soak t=${s.t}s kproxy rss=${s.proxy.rssKiB}KiB heap=${(s.proxy.heapUsed / 1048576).toFixed(1)}MiB fds=${s.proxy.fds} children=${s.proxy.children} reconciles=${s.proxy.reconciles} | ha rss=${s.ha.rssKiB}KiB heap=${(s.ha.heapUsed / 1048576).toFixed(1)}MiB fds=${s.ha.fds} children=${s.ha.children} reconciles=${s.ha.reconciles} | converge ${s.convergeMs} ms ${problems.length ? `PROBLEMS: ${problems.join('; ')}` : 'ok'}`);
+        log(`soak t=${s.t}s kproxy rss=${s.proxy.rssKiB}KiB heap=${(s.proxy.heapUsed / 1048576).toFixed(1)}/${(s.proxy.heapTotal / 1048576).toFixed(1)}MiB ext=${(s.proxy.external / 1048576).toFixed(1)}MiB fds=${s.proxy.fds} children=${s.proxy.children} reconciles=${s.proxy.reconciles} | ha rss=${s.ha.rssKiB}KiB heap=${(s.ha.heapUsed / 1048576).toFixed(1)}/${(s.ha.heapTotal / 1048576).toFixed(1)}MiB ext=${(s.ha.external / 1048576).toFixed(1)}MiB fds=${s.ha.fds} children=${s.ha.children} reconciles=${s.ha.reconciles} | converge ${s.convergeMs} ms ${problems.length ? `PROBLEMS: ${problems.join('; ')}` : 'ok'}`);
       }
       if (!proxy.proc.running || !ha.proc.running) throw new Error(`a proxy exited during the soak:\n${proxy.output().slice(-1500)}\n${ha.output().slice(-1500)}`);
       tick++;
@@ -253,7 +258,8 @@ export function judge(samples: Sample[], minutes: number): Verdict {
 
 /** Markdown table of the samples (for docs/RELIABILITY.md). */
 export function samplesTable(samples: Sample[]): string {
-  const rows = samples.map((s) => `| ${s.t} | ${s.proxy.rssKiB} | ${(s.proxy.heapUsed / 1048576).toFixed(1)} | ${s.proxy.fds} | ${s.proxy.children} | ${s.proxy.reconciles} | ${s.ha.rssKiB} | ${(s.ha.heapUsed / 1048576).toFixed(1)} | ${s.ha.fds} | ${s.ha.children} | ${s.ha.reconciles} | ${s.rulesOk && s.statusOk ? 'yes' : 'NO'} |`);
-  return ['| t (s) | kproxy RSS KiB | heap MiB | fds | children | reconciles | HA RSS KiB | heap MiB | fds | children | reconciles | desired |', '|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
+  const mib = (b: number) => (b / 1048576).toFixed(1);
+  const rows = samples.map((s) => `| ${s.t} | ${s.proxy.rssKiB} | ${mib(s.proxy.heapUsed)} | ${s.proxy.fds} | ${s.proxy.children} | ${s.proxy.reconciles} | ${s.ha.rssKiB} | ${mib(s.ha.heapUsed)} | ${s.ha.fds} | ${s.ha.children} | ${s.ha.reconciles} | ${s.rulesOk && s.statusOk ? 'yes' : 'NO'} | ${mib(s.proxy.heapTotal)} / ${mib(s.proxy.external)} | ${mib(s.ha.heapTotal)} / ${mib(s.ha.external)} |`);
+  return ['| t (s) | kproxy RSS KiB | heap MiB | fds | children | reconciles | HA RSS KiB | heap MiB | fds | children | reconciles | desired | kproxy heap total / external MiB | HA heap total / external MiB |', '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
