@@ -248,7 +248,10 @@ export function judge(samples: Sample[], minutes: number): Verdict {
     const long = minutes >= 5;
     const rssOk = long ? perTen <= 1024 : rise <= 4096;
     ok &&= rssOk && fdFlat && kidFlat;
-    lines.push(`${who}: RSS slope ${perTen.toFixed(0)} KiB/10 min, rise ${rise} KiB after warm-up (${rssOk ? 'ok' : 'FAIL'}; limit ${long ? 'slope 1024 KiB/10 min' : 'rise 4096 KiB (short run)'}), heap slope ${(heap * 600).toFixed(0)} KiB/10 min, fds ${Math.min(...fds)}–${Math.max(...fds)} (${fdFlat ? 'flat' : 'NOT flat'}), children ${Math.min(...kids)}–${Math.max(...kids)} (${kidFlat ? 'flat' : 'NOT flat'})`);
+    // Shown, not judged: the slope over the second half tells a plateau from steady growth.
+    const late = samples.slice(Math.floor(samples.length / 2));
+    const lateTen = slope(late.map((s) => [s.t, s[who].rssKiB])) * 600;
+    lines.push(`${who}: RSS slope ${perTen.toFixed(0)} KiB/10 min (second half: ${lateTen.toFixed(0)}), rise ${rise} KiB after warm-up (${rssOk ? 'ok' : 'FAIL'}; limit ${long ? 'slope 1024 KiB/10 min' : 'rise 4096 KiB (short run)'}), heap slope ${(heap * 600).toFixed(0)} KiB/10 min, fds ${Math.min(...fds)}–${Math.max(...fds)} (${fdFlat ? 'flat' : 'NOT flat'}), children ${Math.min(...kids)}–${Math.max(...kids)} (${kidFlat ? 'flat' : 'NOT flat'})`);
   }
   const bad = samples.filter((s) => !s.rulesOk || !s.statusOk);
   ok &&= bad.length === 0;
