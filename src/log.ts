@@ -45,3 +45,21 @@ export function errText(err: unknown): string {
   if (err instanceof Error) return redact(err.message);
   return redact(String(err));
 }
+
+const RAW_SECRET_VARS = ['TS_AUTHKEY', 'TS_AUTH_KEY', 'TS_CLIENT_SECRET', 'TS_ID_TOKEN'] as const;
+
+/**
+ * Masks the secret variables' raw values, trimmed and as JSON-quoted text (errors quote values),
+ * before anything parses them: a secret pasted into another variable (TS_BOOT_TIMEOUT=<the key>)
+ * would otherwise be echoed by that variable's error. Used by boot and by `containerboot doctor`.
+ */
+export function registerRawSecrets(env: NodeJS.ProcessEnv): void {
+  for (const k of RAW_SECRET_VARS) {
+    const v = env[k];
+    if (!v) continue;
+    for (const form of [v, v.trim()]) {
+      registerSecret(form);
+      registerSecret(JSON.stringify(form).slice(1, -1));
+    }
+  }
+}

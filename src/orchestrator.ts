@@ -1,7 +1,7 @@
 // The boot sequence, top to bottom, as upstream-behavior.md §2.1 describes it, with the deliberate
 // fixes listed in docs/COMPATIBILITY.md. Each phase lives in src/boot/ and returns what the next
 // one needs; what spans phases is the one BootState record (src/boot/state.ts).
-import { log, registerSecret } from './log.js';
+import { log, registerRawSecrets, registerSecret } from './log.js';
 import { settingsFromEnv, SettingsError } from './settings/fromEnv.js';
 import { readAuthKeyFromConfigFile } from './settings/configDir.js';
 import { isOneStepConfig, type Settings } from './settings/types.js';
@@ -57,20 +57,6 @@ export async function run(env: NodeJS.ProcessEnv, components: Components = {}): 
   reaper?.stop();
   d.client.close();
   return code;
-}
-
-const RAW_SECRET_VARS = ['TS_AUTHKEY', 'TS_AUTH_KEY', 'TS_CLIENT_SECRET', 'TS_ID_TOKEN'] as const;
-
-/** Masks the secret variables' raw values, trimmed and as JSON-quoted text (errors quote values). */
-function registerRawSecrets(env: NodeJS.ProcessEnv): void {
-  for (const k of RAW_SECRET_VARS) {
-    const v = env[k];
-    if (!v) continue;
-    for (const form of [v, v.trim()]) {
-      registerSecret(form);
-      registerSecret(JSON.stringify(form).slice(1, -1));
-    }
-  }
 }
 
 function loadSettings(env: NodeJS.ProcessEnv): Settings | undefined {

@@ -2,6 +2,7 @@
 // needs and prints one line per finding. Read-only: no rule, sysctl or Secret is written (SSARs
 // and GETs only). Exit 0 when nothing failed.
 import { TAILSCALE_VERSION } from '../capver.js';
+import { redact, registerRawSecrets } from '../log.js';
 import { firewallLines } from './firewallChecks.js';
 import { gatherFirewall, gatherHost, gatherKube } from './gather.js';
 import { hostLines } from './hostChecks.js';
@@ -39,7 +40,8 @@ export async function doctor(argv: string[], env: NodeJS.ProcessEnv, deps: Docto
   const args = argv;
   if (args.includes('-h') || args.includes('--help')) { write(USAGE); return 0; }
   if (args.length > 0) { process.stderr.write(`containerboot doctor: unexpected argument ${JSON.stringify(args[0])}\n${USAGE}`); return 2; }
+  registerRawSecrets(env);
   const lines = await doctorLines(env, deps);
-  write(formatLines(lines));
+  write(redact(formatLines(lines)));
   return exitCode(lines);
 }
