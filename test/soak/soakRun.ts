@@ -75,13 +75,40 @@ const egressConfig = (gen: number, peerIP: string) => {
 export function dnatRules(ruleset: string): string[] {
   const out: string[] = [];
   for (const line of ruleset.split('\n')) {
+    // The map layout's lookup rules (`dnat to ip daddr map @cb-dnat`) are not rules of a target.
+    if (line.includes('map @')) continue;
     const m = line.match(/\bdnat (?:ip6? )?to (\S+)/);
     if (!m) continue;
     const port = line.match(/\bdport (\d+)\b/)?.[1] ?? '';
     const v6 = m[1].match(/^\[([^\]]+)\]:(\d+)$/);
     out.push(`${port}>${v6 ? `${v6[1]}:${v6[2]}` : m[1]}`);
   }
+  // The map layout (docs/DECISIONS.md, nftables rule layout): one element per target in the
+  // `cb-dnat` (address → address) and `cb-portmap` (proto . port → address . port) maps.
+  for (const { name, elements } of mapElements(ruleset)) {
+    for (const el of elements) {
+      const [k, v] = el.split(' : ').map((x) => x.trim());
+      if (!k || !v) continue;
+      if (name === 'cb-dnat') out.push(`>${v}`);
+      if (name === 'cb-portmap') {
+        const port = k.split(' . ')[1]?.trim() ?? '';
+        const [addr, tport] = v.split(' . ').map((x) => x.trim());
+        out.push(`${port}>${addr}:${tport}`);
+      }
+    }
+  }
   return out.sort();
+}
+
+/** `map <name> { … elements = { a : b, c : d } }` blocks of an `nft list ruleset`. */
+export function mapElements(ruleset: string): { name: string; elements: string[] }[] {
+  const out: { name: string; elements: string[] }[] = [];
+  const re = /\bmap (\S+) \{([^}]*?)elements = \{([^}]*)\}/g;
+  for (const m of ruleset.matchAll(re)) {
+    // Element comments (`tcp . 9080 comment "…" : …`) may hold commas: dropped before splitting.
+    out.push({ name: m[1]!, elements: m[3]!.replace(/\s*comment "[^"]*"/g, '').split(',').map((e) => e.replace(/\s+/g, ' ').trim()).filter(Boolean) });
+  }
+  return out;
 }
 
 export async function runSoak(opts: { minutes: number; log: (s: string) => void; sampleEveryS?: number }): Promise<SoakResult> {

@@ -116,7 +116,7 @@ describe('settingsErrors: every error at once, as boot would print each', () => 
     const all = settingsErrors(env);
     expect(all).toEqual([
       'invalid configuration: error reading TS_AUTHKEY_FILE: open /nonexistent/ts_authkey: no such file or directory',
-      'invalid configuration: error parsing IP address x: ParseAddr("x"): unable to parse IP',
+      'invalid configuration: POD_IPS: error parsing IP address x: ParseAddr("x"): unable to parse IP', // R1
       'invalid configuration: TS_DEST_IP is not supported with TS_USERSPACE',
       'invalid configuration: TS_ID_TOKEN is set but TS_CLIENT_ID is not set',
       'invalid configuration: error parsing TS_DEBUG_ADDR_PORT value "bad": invalid ip:port "bad", no colon',
@@ -135,7 +135,7 @@ describe('settingsErrors: every error at once, as boot would print each', () => 
     }
   });
   it('keeps the versioned-config-dir selection error without the prefix, as boot prints it', () => {
-    expect(settingsErrors({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: '/nonexistent/cb' })[0]).toMatch(/^error reading tailscaled config directory "\/nonexistent\/cb": /);
+    expect(settingsErrors({ TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: '/nonexistent/cb' })[0]).toMatch(/^TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: error reading tailscaled config directory "\/nonexistent\/cb": /);
   });
   it('never throws and never prints a stack for arbitrary TS_* values', () => {
     const names = ['TS_DEST_IP', 'TS_TAILNET_TARGET_IP', 'TS_ROUTES', 'TS_LOGIN_SERVER', 'TS_AUTHKEY_FILE', 'TS_CLIENT_SECRET_FILE', 'TS_ID_TOKEN_FILE', 'TS_EXTRA_ARGS', 'POD_IPS', 'TS_BOOT_TIMEOUT'];
