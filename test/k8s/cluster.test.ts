@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, type LabNode, waitFor } from '../lab/lab.js';
 import { type Cluster, clusterEnv, connectLab, startCluster, tmpDir } from '../lab/cluster.js';
 import { type Tenant, tenant } from './tenant.js';
+import { describePods } from './pods.suite.js';
 
 let lab: Lab;
 let cluster: Cluster | undefined;
@@ -240,3 +241,5 @@ describe('faults on the real cluster', () => {
     await cb.stop();
   }, 150_000);
 });
+
+describePods(() => ({ lab, cluster: cluster!, dir }));
