@@ -27,5 +27,7 @@ fi
 node_modules/.bin/node --version | grep -q '^v24\.' || { echo "setup: node_modules/.bin/node is not Node 24" >&2; exit 1; }
 
 bash scripts/install-go-tools.sh
+# The real single-node Kubernetes for test/k8s (etcd + Kubernetes built once into the tools cache).
+bash scripts/k8s/install.sh
 npm run --silent build
 echo "setup: done"

@@ -288,6 +288,8 @@ start() {
 }
 
 stop() {
+  # Nothing of ours is running: leave everything (another cluster user's cgroups included) alone.
+  if [ ! -d "$K/run" ] && ! ip netns list | grep -qw "^$NS"; then return 0; fi
   if [ -n "$(pidof_d kube-apiserver || true)" ] && [ -n "$(pidof_d kubelet || true)" ]; then
     kubectl_ delete pods --all --all-namespaces --wait=true --timeout=40s >/dev/null 2>&1 ||
       kubectl_ delete pods --all --all-namespaces --grace-period=0 --force >/dev/null 2>&1 || true

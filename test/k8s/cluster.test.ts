@@ -7,13 +7,15 @@
 // afterAll even when a test fails).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, type LabNode, waitFor } from '../lab/lab.js';
-import { type Cluster, clusterEnv, connectLab, startCluster, tmpDir } from '../lab/cluster.js';
+import { type Cluster, clusterEnv, clusterLeftovers, connectLab, hostSysctls, netnsList, startCluster, tmpDir } from '../lab/cluster.js';
 import { type Tenant, tenant } from './tenant.js';
 import { describePods } from './pods.suite.js';
 
 let lab: Lab;
 let cluster: Cluster | undefined;
 const dir = tmpDir('host');
+const sysctlsBefore = hostSysctls();
+const netnsBefore = netnsList();
 
 beforeAll(async () => {
   lab = await Lab.start({ name: 'k8s' });
@@ -26,6 +28,8 @@ afterAll(async () => {
   } finally {
     await lab?.teardown();
   }
+  // Stopping leaves nothing behind (processes, mounts, netns, cgroups, the kubelet's sysctls).
+  if (cluster) expect(clusterLeftovers(cluster.dir, sysctlsBefore, netnsBefore)).toEqual([]);
 }, 240_000);
 
 let nodeSeq = 0;
@@ -232,7 +236,7 @@ describe('faults on the real cluster', () => {
       }
     }, 15_000, 200);
     expect(code).toBe(401);
-    await t.refreshToken(); // what the kubelet's projected volume does for a pod
+    await t.refreshToken(cb.pid); // what the kubelet's projected volume does for a pod
     await rename(hostname, `${hostname}-s`);
     const s = await secretWhere(t, 'renamed device_fqdn', (x) => x.device_fqdn === `${hostname}-s.lab.test.`, 30_000);
     expect(s.device_fqdn).toBe(`${hostname}-s.lab.test.`);

@@ -32,8 +32,12 @@ export interface Tenant {
   token: string;
   /** Decoded data of the state Secret, undefined while it does not exist. */
   read(): Promise<Record<string, string> | undefined>;
-  /** Mints a fresh token and writes it into saDir (what the kubelet does when it rotates). */
-  refreshToken(): Promise<string>;
+  /**
+   * Mints a fresh token and writes it into saDir and into the service-account directory that the
+   * lab process `pid` sees (its private /run; the lab copies saDir there at start), as the
+   * kubelet does when it rotates a projected token.
+   */
+  refreshToken(pid?: number): Promise<string>;
   /** SelfSubjectAccessReview with this tenant's own token: is `verb` on the Secret allowed? */
   can(verb: string, resource?: string, name?: string): Promise<boolean>;
   client(token?: string): k8s.CoreV1Api;
@@ -80,9 +84,10 @@ export async function tenant(c: Cluster, dir: string, opts: TenantOptions = {}):
         throw e;
       }
     },
-    async refreshToken() {
+    async refreshToken(pid) {
       token = await mintToken(c, namespace, sa);
       writeServiceAccountDir(c, saDir, namespace, token);
+      if (pid !== undefined) fs.writeFileSync(`/proc/${pid}/root/run/secrets/kubernetes.io/serviceaccount/token`, token);
       return token;
     },
     async can(verb, resource = 'secrets', name = secret) {

@@ -120,6 +120,39 @@ export async function startCluster(log: (m: string) => void = () => {}): Promise
   };
 }
 
+const HOST_SYSCTLS = ['vm/overcommit_memory', 'kernel/panic', 'kernel/panic_on_oops'];
+
+export function hostSysctls(): Record<string, string> {
+  return Object.fromEntries(HOST_SYSCTLS.map((k) => [k, fs.readFileSync(`/proc/sys/${k}`, 'utf8').trim()]));
+}
+
+/**
+ * What a stopped cluster left behind (empty = nothing): processes started from the k8s binaries or
+ * with our containerd socket, mounts under its directory, its namespaces, kubepods cgroups, and
+ * host sysctls that differ from `before`.
+ */
+export function clusterLeftovers(dir: string, before: Record<string, string>, netnsBefore: string[]): string[] {
+  const out: string[] = [];
+  for (const p of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
+    try {
+      const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      if (cmd.startsWith(K8S_BIN) || cmd.includes(path.join(dir, 'containerd'))) out.push(`process ${p}: ${cmd.slice(0, 120)}`);
+    } catch { /* gone */ }
+  }
+  for (const m of fs.readFileSync('/proc/self/mounts', 'utf8').split('\n')) if (m.split(' ')[1]?.startsWith(`${dir}/`)) out.push(`mount ${m.split(' ')[1]}`);
+  for (const ns of fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns') : []) {
+    if (ns === CLUSTER_NS || (ns.startsWith('cni-') && !netnsBefore.includes(ns))) out.push(`netns ${ns}`);
+  }
+  for (const h of fs.readdirSync('/sys/fs/cgroup')) if (fs.existsSync(`/sys/fs/cgroup/${h}/kubepods`)) out.push(`cgroup /sys/fs/cgroup/${h}/kubepods`);
+  const now = hostSysctls();
+  for (const [k, v] of Object.entries(before)) if (now[k] !== v) out.push(`sysctl ${k}=${now[k]} (was ${v})`);
+  return out;
+}
+
+export function netnsList(): string[] {
+  return fs.existsSync('/var/run/netns') ? fs.readdirSync('/var/run/netns') : [];
+}
+
 /** 127.0.0.1:<port> in the test process → the forwarder's unix socket → the API server. */
 async function startApiBridge(sock: string): Promise<{ port: number; close(): void }> {
   const server = net.createServer((c) => {
