@@ -231,6 +231,7 @@ images() {
     printf 'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox","sleep","2147483647"]\n' >"$b/Containerfile"
     podman build -q -t localhost/k8s-pause:v1 -f "$b/Containerfile" "$b" >/dev/null
     import_image localhost/k8s-pause:v1
+    podman rmi -f localhost/k8s-pause:v1 >/dev/null # containerd keeps its own copy
   fi
 }
 

@@ -1,69 +1,124 @@
-// Upstream's sidecar manifest (docs/k8s/sidecar.yaml of tailscale.com@v1.102.3) as a real Pod: the
-// kubelet projects the token, the downward API fills POD_NAME/POD_UID, the auth key comes from a
-// Secret through secretKeyRef. Only `image:` is swapped (host-root image, see
-// test/lab/cluster-pods.ts) plus the lab's login server and DERP knobs.
+// Upstream's manifests (docs/k8s/*.yaml of tailscale.com@v1.102.3) as real Pods: the kubelet
+// projects the token, the downward API fills POD_NAME/POD_UID, the auth key comes from a Secret
+// through secretKeyRef, the init container sets the forwarding sysctls. Only `image:` is swapped
+// (the host-root image, see test/lab/cluster-pods.ts) plus the lab's login server and DERP knobs;
+// the app container (upstream: nginx) is the lab's web server on :8080.
 import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
 import { ensureHostrootImage, onHostroot, waitPodRunning, webContainer } from '../lab/cluster-pods.js';
-import { tenant, upstreamManifest } from './tenant.js';
+import { type Tenant, tenant, upstreamManifest } from './tenant.js';
 
-export function describePods(get: () => { lab: Lab; cluster: Cluster; dir: string }): void {
+type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
+
+async function withAuthKey(ctx: ReturnType<Ctx>, t: Tenant): Promise<string> {
+  const key = await ctx.lab.createKey();
+  await ctx.cluster.core.createNamespacedSecret({ namespace: t.namespace, body: { metadata: { name: 'tailscale-auth' }, stringData: { TS_AUTHKEY: key } } });
+  return key;
+}
+
+async function deviceInfo(t: Tenant, pred: (s: Record<string, string>) => boolean = () => true) {
+  return waitFor('device info in the state Secret', async () => {
+    const s = await t.read();
+    return s?.device_ips && pred(s) ? s : undefined;
+  }, 60_000, 500);
+}
+
+/** A tailnet peer GETs http://<ip>:8080/ and expects `app`'s answer. */
+async function reach(ctx: ReturnType<Ctx>, deviceFqdn: string, ip: string, app: string) {
+  const peer = await ctx.lab.startPeer(`pp${Math.random().toString(36).slice(2, 6)}`, { hostname: `peer-${app}` });
+  await peer.waitForPeer(deviceFqdn.split('.')[0]!, 30_000);
+  const r = await waitFor(`${app} through the proxy`, async () => {
+    const x = await ctx.lab.curl(peer.node, `http://${ip}:8080/hi`, 4);
+    return x.status === 200 ? x : undefined;
+  }, 40_000, 500);
+  expect(r.body).toContain(`hello from ${app}`);
+  await peer.stop();
+}
+
+async function deletePod(c: Cluster, namespace: string, name: string) {
+  await c.core.deleteNamespacedPod({ name, namespace });
+  await waitFor(`pod ${name} gone`, async () => {
+    try { await c.core.readNamespacedPod({ name, namespace }); return false; } catch { return true; }
+  }, 60_000, 300);
+}
+
+function sidecarPod(file: string, t: Tenant): k8s.V1Pod {
+  const pod = upstreamManifest<k8s.V1Pod>(file, { SA_NAME: 'tailscale', TS_KUBE_SECRET: t.secret });
+  pod.spec!.containers = pod.spec!.containers.map((c) => (c.name === 'nginx' ? webContainer('nginx') : c));
+  onHostroot(pod.spec!, 'ts-sidecar');
+  return pod;
+}
+
+const ipv4 = (s: Record<string, string>) => (JSON.parse(s.device_ips!) as string[]).find((a) => !a.includes(':'))!;
+
+export function describePods(get: Ctx): void {
   describe('upstream manifests as real Pods', () => {
-    it('sidecar (kernel): joins the tailnet, state Secret by kubestore, a tailnet peer reaches the app; a recreated Pod keeps the node from the Secret alone', async () => {
-      const { lab, cluster, dir } = get();
+    it('sidecar.yaml (kernel): joins, kubestore creates the state Secret, a tailnet peer reaches the app; a recreated Pod keeps the node from the Secret alone', async () => {
+      const ctx = get();
+      const { cluster } = ctx;
       await ensureHostrootImage(cluster);
-      const t = await tenant(cluster, dir);
-      const key = await lab.createKey();
-      await cluster.core.createNamespacedSecret({ namespace: t.namespace, body: { metadata: { name: 'tailscale-auth' }, stringData: { TS_AUTHKEY: key } } });
-      const manifest = () => {
-        const pod = upstreamManifest<k8s.V1Pod>('docs/k8s/sidecar.yaml', { SA_NAME: 'tailscale', TS_KUBE_SECRET: t.secret });
-        const app = webContainer('nginx');
-        pod.spec!.containers = pod.spec!.containers.map((c) => (c.name === 'nginx' ? app : c));
-        onHostroot(pod.spec!, 'ts-sidecar');
-        return pod;
-      };
-      const pod = manifest();
-      expect(pod.spec!.containers.find((c) => c.name === 'ts-sidecar')!.env!.map((e) => e.name)).toEqual(expect.arrayContaining(['TS_KUBE_SECRET', 'TS_USERSPACE', 'TS_AUTHKEY', 'POD_NAME', 'POD_UID']));
-      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: pod });
+      const t = await tenant(cluster, ctx.dir);
+      const key = await withAuthKey(ctx, t);
+      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/sidecar.yaml', t) });
       const running = await waitPodRunning(cluster, t.namespace, 'nginx', 90_000);
-      const secret = await waitFor('device info from the sidecar', async () => {
-        const s = await t.read();
-        return s?.device_ips ? s : undefined;
-      }, 60_000, 500);
-      expect(Object.keys(secret)).toEqual(expect.arrayContaining(['_machinekey', '_profiles', '_current-profile', 'device_id', 'device_fqdn']));
       expect(running.status?.podIP).toMatch(/^10\.244\.0\./);
-      const ip = (JSON.parse(secret.device_ips!) as string[]).find((a) => !a.includes(':'))!;
-
-      const peer = await lab.startPeer(`sp${process.pid % 1000}`, { hostname: 'sidecar-peer' });
-      await peer.waitForPeer(secret.device_fqdn!.split('.')[0]!, 30_000);
-      const r = await waitFor('the app through the sidecar', async () => {
-        const x = await lab.curl(peer.node, `http://${ip}:8080/hi`, 4);
-        return x.status === 200 ? x : undefined;
-      }, 40_000, 500);
-      expect(r.body).toContain('hello from nginx');
+      const secret = await deviceInfo(t);
+      expect(Object.keys(secret)).toEqual(expect.arrayContaining(['_machinekey', '_profiles', '_current-profile', 'device_id', 'device_fqdn']));
+      await reach(ctx, secret.device_fqdn!, ipv4(secret), 'nginx');
       const logs = await cluster.kubectl('logs', '-n', t.namespace, 'nginx', '-c', 'ts-sidecar');
       expect(logs.stdout).toContain('Startup complete, waiting for shutdown signal');
       expect(logs.stdout).not.toContain(key);
 
       // Recreated without the auth key: only the state Secret can log it in.
-      await cluster.core.deleteNamespacedPod({ name: 'nginx', namespace: t.namespace });
-      await waitFor('pod gone', async () => {
-        try { await cluster.core.readNamespacedPod({ name: 'nginx', namespace: t.namespace }); return false; } catch { return true; }
-      }, 60_000, 300);
+      await deletePod(cluster, t.namespace, 'nginx');
       await cluster.core.deleteNamespacedSecret({ name: 'tailscale-auth', namespace: t.namespace });
-      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: manifest() });
+      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/sidecar.yaml', t) });
       const again = await waitPodRunning(cluster, t.namespace, 'nginx', 90_000);
-      const s2 = await waitFor('device info rewritten by the new pod', async () => {
-        const s = await t.read();
-        return s && s.pod_uid === again.metadata!.uid && s.device_ips ? s : undefined; // downward API → POD_UID → boot reset
-      }, 60_000, 500);
+      // downward API → POD_UID → the boot reset (the Secret exists now)
+      const s2 = await deviceInfo(t, (s) => s.pod_uid === again.metadata!.uid);
       expect(s2.device_id).toBe(secret.device_id);
       expect(s2.device_ips).toBe(secret.device_ips);
       expect(s2._machinekey).toBe(secret._machinekey);
-      await cluster.core.deleteNamespacedPod({ name: 'nginx', namespace: t.namespace });
+      expect(s2.tailscale_capver).toBe('142');
+      await deletePod(cluster, t.namespace, 'nginx');
     }, 300_000);
+
+    it('userspace-sidecar.yaml (uid 1000, netstack): joins and a tailnet peer reaches the app on localhost', async () => {
+      const ctx = get();
+      const { cluster } = ctx;
+      await ensureHostrootImage(cluster);
+      const t = await tenant(cluster, ctx.dir);
+      await withAuthKey(ctx, t);
+      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/userspace-sidecar.yaml', t) });
+      await waitPodRunning(cluster, t.namespace, 'nginx', 90_000);
+      const secret = await deviceInfo(t);
+      await reach(ctx, secret.device_fqdn!, ipv4(secret), 'nginx');
+      await deletePod(cluster, t.namespace, 'nginx');
+    }, 240_000);
+
+    it('proxy.yaml (ingress, TS_DEST_IP to a backend Pod, sysctler init container): a tailnet peer reaches the backend', async () => {
+      const ctx = get();
+      const { cluster } = ctx;
+      await ensureHostrootImage(cluster);
+      const t = await tenant(cluster, ctx.dir);
+      await withAuthKey(ctx, t);
+      const backend: k8s.V1Pod = { metadata: { name: 'backend' }, spec: { containers: [webContainer('backend')] } };
+      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: backend });
+      const b = await waitPodRunning(cluster, t.namespace, 'backend', 60_000);
+      const pod = upstreamManifest<k8s.V1Pod>('docs/k8s/proxy.yaml', { SA_NAME: 'tailscale', TS_KUBE_SECRET: t.secret, TS_DEST_IP: b.status!.podIP! });
+      const init = pod.spec!.initContainers!.find((c) => c.name === 'sysctler')!;
+      const host = webContainer('sysctler');
+      Object.assign(init, { image: host.image, imagePullPolicy: 'Never', volumeMounts: host.volumeMounts });
+      onHostroot(pod.spec!, 'tailscale');
+      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: pod });
+      await waitPodRunning(cluster, t.namespace, 'proxy', 90_000);
+      const secret = await deviceInfo(t);
+      await reach(ctx, secret.device_fqdn!, ipv4(secret), 'backend');
+      await deletePod(cluster, t.namespace, 'proxy');
+      await deletePod(cluster, t.namespace, 'backend');
+    }, 240_000);
   });
 }

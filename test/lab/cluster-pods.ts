@@ -11,7 +11,7 @@ import { runOk } from './proc.js';
 import { REPO_ROOT, TOOLS_BIN, TOOLS_DIR } from './tools.js';
 import { labTailscaleEnv, LOGIN_SERVER } from './lab.js';
 
-export const HOSTROOT_IMAGE = 'localhost/cb-hostroot:v1';
+export const HOSTROOT_IMAGE = 'localhost/cb-hostroot:v2';
 
 /** Builds the host-root image with podman (once) and imports it into the cluster's containerd. */
 export async function ensureHostrootImage(c: Cluster): Promise<string> {
@@ -20,7 +20,8 @@ export async function ensureHostrootImage(c: Cluster): Promise<string> {
   const root = path.join(c.dir, 'images', 'hostroot');
   fs.rmSync(root, { recursive: true, force: true });
   for (const d of ['usr', 'etc/alternatives', 'tmp', 'var/tmp', 'run', 'proc', 'sys', 'dev', 'root', 'work']) fs.mkdirSync(path.join(root, d), { recursive: true });
-  for (const [l, t] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64']]) fs.symlinkSync(t!, path.join(root, l!));
+  for (const [l, t] of [['bin', 'usr/bin'], ['sbin', 'usr/sbin'], ['lib', 'usr/lib'], ['lib64', 'usr/lib64'], ['var/run', '../run']]) fs.symlinkSync(t!, path.join(root, l!));
+  for (const d of ['tmp', 'var/tmp']) fs.chmodSync(path.join(root, d), 0o1777); // userspace-sidecar.yaml runs as uid 1000
   fs.writeFileSync(path.join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   fs.writeFileSync(path.join(root, 'etc', 'group'), 'root:x:0:\n');
   fs.writeFileSync(path.join(root, 'etc', 'nsswitch.conf'), 'hosts: files dns\n');
@@ -29,6 +30,7 @@ export async function ensureHostrootImage(c: Cluster): Promise<string> {
   await runOk('podman', ['import', '-q', '--change', `ENV PATH=${TOOLS_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, '--change', `ENTRYPOINT ["${path.join(REPO_ROOT, 'bin', 'containerboot')}"]`, tar, HOSTROOT_IMAGE], { timeoutMs: 120_000 });
   fs.rmSync(tar, { force: true });
   await c.script('import', HOSTROOT_IMAGE);
+  await runOk('podman', ['rmi', '-f', HOSTROOT_IMAGE]); // containerd keeps its own copy
   return HOSTROOT_IMAGE;
 }
 
