@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(nftables iptables iproute2 curl libnftables1 util-linux procps mount openssl)
+# The real Kubernetes node of test/k8s (scripts/k8s/): container runtime, CNI, the pause image's busybox.
+APT_PACKAGES+=(containerd runc containernetworking-plugins busybox-static podman)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

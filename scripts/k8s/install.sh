@@ -1,6 +1,6 @@
 #!/bin/bash
-# Installs what the real single-node Kubernetes lab needs (docs/LAB.md, "Real cluster"), idempotently:
-# Debian's containerd + runc + CNI plugins + busybox-static, and etcd v3.6.5 plus kube-apiserver,
+# Builds what the real single-node Kubernetes lab needs (docs/LAB.md, "Real cluster"), idempotently:
+# etcd v3.6.5 plus kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubelet and kubectl v1.34.2 built from the Go module proxy
 # into a cache outside the repository ($CONTAINERBOOT_TOOLS/k8s/bin). A binary that already reports
 # its pinned version is reused, so a warm run takes about a second. Run it under
@@ -19,19 +19,12 @@ CACHE="${CONTAINERBOOT_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/containerboot-tool
 BIN="$CACHE/bin"
 mkdir -p "$BIN"
 
-APT_PACKAGES=(containerd runc containernetworking-plugins busybox-static podman iproute2 util-linux openssl)
-missing=()
-for p in "${APT_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+# Debian packages (containerd runc containernetworking-plugins busybox-static podman) are
+# installed by scripts/setup.sh, which calls this script; checked here so a direct run says so.
+for c in containerd ctr runc podman busybox; do
+  command -v "$c" >/dev/null 2>&1 || { echo "k8s-install: '$c' is missing (run: bash scripts/setup.sh)" >&2; exit 1; }
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "k8s-install: installing Debian packages: ${missing[*]}"
-  if [ "$(id -u)" != 0 ]; then echo "k8s-install: root is needed to install ${missing[*]}" >&2; exit 1; fi
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-# The Debian package starts a host containerd on install where an init system exists; the lab
-# runs its own (private root/state/socket), so a package-started one is neither needed nor touched.
+[ -x /usr/lib/cni/bridge ] || { echo "k8s-install: /usr/lib/cni/bridge is missing (run: bash scripts/setup.sh)" >&2; exit 1; }
 
 if ! command -v go >/dev/null 2>&1; then
   for g in /usr/local/go/bin/go "$HOME/go/bin/go" "$HOME/sdk/go/bin/go"; do
