@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { LOGIN_SERVER, waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { ensureHostrootImage, onHostroot, waitPodRunning, webContainer } from '../lab/cluster-pods.js';
+import { api, ensureHostrootImage, onHostroot, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
 import { UPSTREAM } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
@@ -38,18 +38,18 @@ export function describeOperator(get: Ctx): void {
       const { lab, cluster } = get();
       await ensureHostrootImage(cluster);
       const namespace = `cb-op-${process.pid}`;
-      await cluster.core.createNamespace({ body: { metadata: { name: namespace } } });
+      await api(cluster.core.createNamespace({ body: { metadata: { name: namespace } } }));
       const o = operatorObjects(namespace);
-      await cluster.core.createNamespacedServiceAccount({ namespace, body: o.sa });
-      await cluster.rbac.createNamespacedRole({ namespace, body: o.role });
-      await cluster.rbac.createNamespacedRoleBinding({ namespace, body: o.binding });
+      await api(cluster.core.createNamespacedServiceAccount({ namespace, body: o.sa }));
+      await api(cluster.rbac.createNamespacedRole({ namespace, body: o.role }));
+      await api(cluster.rbac.createNamespacedRoleBinding({ namespace, body: o.binding }));
 
       const peer = await lab.startPeer('optarget', { hostname: 'op-target', kernel: true });
       await lab.startWebServer(peer.node, 'op-target', 8080);
       const targetIP = await peer.ip4();
       const key = await lab.createKey();
       const name = 'ts-egress';
-      await cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name: `${name}-0` }, stringData: { 'cap-100.hujson': hujson(key, 'op-egress') } } });
+      await api(cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name: `${name}-0` }, stringData: { 'cap-100.hujson': hujson(key, 'op-egress') } } }));
 
       const sts = k8s.loadYaml<k8s.V1StatefulSet>(fs.readFileSync(path.join(UPSTREAM, 'deploy', 'manifests', 'proxy.yaml'), 'utf8'));
       sts.metadata = { name, namespace };
@@ -70,7 +70,7 @@ export function describeOperator(get: Ctx): void {
       const init = pod.initContainers!.find((c) => c.name === 'sysctler')!;
       const host = webContainer('sysctler');
       Object.assign(init, { image: host.image, imagePullPolicy: 'Never', volumeMounts: host.volumeMounts });
-      await cluster.apps.createNamespacedStatefulSet({ namespace, body: sts });
+      await api(cluster.apps.createNamespacedStatefulSet({ namespace, body: sts }));
       const p = await waitPodRunning(cluster, namespace, `${name}-0`, 90_000);
       const state = await waitFor('device info in <sts>-0', async () => {
         const s = await cluster.core.readNamespacedSecret({ name: `${name}-0`, namespace });
@@ -78,7 +78,7 @@ export function describeOperator(get: Ctx): void {
       }, 60_000, 500);
       expect(Object.keys(state.data!)).toEqual(expect.arrayContaining(['cap-100.hujson', '_machinekey', 'device_id', 'device_fqdn']));
 
-      await cluster.core.createNamespacedPod({ namespace, body: { metadata: { name: 'client' }, spec: { containers: [webContainer('client')] } } });
+      await api(cluster.core.createNamespacedPod({ namespace, body: webPod('client') }));
       await waitPodRunning(cluster, namespace, 'client', 60_000);
       const got = await waitFor('client → egress proxy → tailnet target', async () => {
         const r = await cluster.kubectl('exec', '-n', namespace, 'client', '--', 'curl', '-sS', '--max-time', '4', `http://${p.status!.podIP}:8080/egress`);

@@ -8,14 +8,14 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { ensureHostrootImage, onHostroot, waitPodRunning, webContainer } from '../lab/cluster-pods.js';
+import { api, ensureHostrootImage, onHostroot, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
 import { type Tenant, tenant, upstreamManifest } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
 
 async function withAuthKey(ctx: ReturnType<Ctx>, t: Tenant): Promise<string> {
   const key = await ctx.lab.createKey();
-  await ctx.cluster.core.createNamespacedSecret({ namespace: t.namespace, body: { metadata: { name: 'tailscale-auth' }, stringData: { TS_AUTHKEY: key } } });
+  await api(ctx.cluster.core.createNamespacedSecret({ namespace: t.namespace, body: { metadata: { name: 'tailscale-auth' }, stringData: { TS_AUTHKEY: key } } }));
   return key;
 }
 
@@ -28,7 +28,7 @@ async function deviceInfo(t: Tenant, pred: (s: Record<string, string>) => boolea
 
 /** A tailnet peer GETs http://<ip>:8080/ and expects `app`'s answer. */
 async function reach(ctx: ReturnType<Ctx>, deviceFqdn: string, ip: string, app: string) {
-  const peer = await ctx.lab.startPeer(`pp${Math.random().toString(36).slice(2, 6)}`, { hostname: `peer-${app}` });
+  const peer = await ctx.lab.startPeer(`pp${Math.random().toString(36).slice(2, 6)}`, { hostname: `peer-${app}`, kernel: true }); // curl needs its TUN route
   await peer.waitForPeer(deviceFqdn.split('.')[0]!, 30_000);
   const r = await waitFor(`${app} through the proxy`, async () => {
     const x = await ctx.lab.curl(peer.node, `http://${ip}:8080/hi`, 4);
@@ -62,7 +62,7 @@ export function describePods(get: Ctx): void {
       await ensureHostrootImage(cluster);
       const t = await tenant(cluster, ctx.dir);
       const key = await withAuthKey(ctx, t);
-      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/sidecar.yaml', t) });
+      await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/sidecar.yaml', t) }));
       const running = await waitPodRunning(cluster, t.namespace, 'nginx', 90_000);
       expect(running.status?.podIP).toMatch(/^10\.244\.0\./);
       const secret = await deviceInfo(t);
@@ -75,7 +75,7 @@ export function describePods(get: Ctx): void {
       // Recreated without the auth key: only the state Secret can log it in.
       await deletePod(cluster, t.namespace, 'nginx');
       await cluster.core.deleteNamespacedSecret({ name: 'tailscale-auth', namespace: t.namespace });
-      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/sidecar.yaml', t) });
+      await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/sidecar.yaml', t) }));
       const again = await waitPodRunning(cluster, t.namespace, 'nginx', 90_000);
       // downward API → POD_UID → the boot reset (the Secret exists now)
       const s2 = await deviceInfo(t, (s) => s.pod_uid === again.metadata!.uid);
@@ -92,7 +92,7 @@ export function describePods(get: Ctx): void {
       await ensureHostrootImage(cluster);
       const t = await tenant(cluster, ctx.dir);
       await withAuthKey(ctx, t);
-      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/userspace-sidecar.yaml', t) });
+      await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/userspace-sidecar.yaml', t) }));
       await waitPodRunning(cluster, t.namespace, 'nginx', 90_000);
       const secret = await deviceInfo(t);
       await reach(ctx, secret.device_fqdn!, ipv4(secret), 'nginx');
@@ -105,15 +105,14 @@ export function describePods(get: Ctx): void {
       await ensureHostrootImage(cluster);
       const t = await tenant(cluster, ctx.dir);
       await withAuthKey(ctx, t);
-      const backend: k8s.V1Pod = { metadata: { name: 'backend' }, spec: { containers: [webContainer('backend')] } };
-      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: backend });
+      await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: webPod('backend') }));
       const b = await waitPodRunning(cluster, t.namespace, 'backend', 60_000);
       const pod = upstreamManifest<k8s.V1Pod>('docs/k8s/proxy.yaml', { SA_NAME: 'tailscale', TS_KUBE_SECRET: t.secret, TS_DEST_IP: b.status!.podIP! });
       const init = pod.spec!.initContainers!.find((c) => c.name === 'sysctler')!;
       const host = webContainer('sysctler');
       Object.assign(init, { image: host.image, imagePullPolicy: 'Never', volumeMounts: host.volumeMounts });
       onHostroot(pod.spec!, 'tailscale');
-      await cluster.core.createNamespacedPod({ namespace: t.namespace, body: pod });
+      await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: pod }));
       await waitPodRunning(cluster, t.namespace, 'proxy', 90_000);
       const secret = await deviceInfo(t);
       await reach(ctx, secret.device_fqdn!, ipv4(secret), 'backend');

@@ -58,11 +58,22 @@ export function onHostroot(spec: k8s.V1PodSpec, container: string, extraEnv: Rec
   delete lab.TS_LOGS_DIR;
   const env = { ...lab, TS_EXTRA_ARGS: `--login-server=${LOGIN_SERVER}`, TS_TAILSCALED_EXTRA_ARGS: '--no-logs-no-support', ...extraEnv };
   c.env = [...(c.env ?? []), ...Object.entries(env).map(([name, value]) => ({ name, value }))];
-  const have = new Set((spec.volumes ?? []).map((v) => v.name));
-  spec.volumes = [...(spec.volumes ?? []), ...HOST_MOUNTS.filter(([n]) => !have.has(n)).map(([name, p]) => ({ name, hostPath: { path: p, type: 'Directory' } }))];
+  withHostVolumes(spec);
   // No CoreDNS here: kubernetes.default.svc is the API server's ClusterIP (DNAT in cluster.sh).
   spec.hostAliases = [...(spec.hostAliases ?? []), { ip: '10.96.0.1', hostnames: ['kubernetes.default.svc', 'kubernetes.default', 'kubernetes'] }];
   return spec;
+}
+
+/** Adds the host-root hostPath volumes that the containers' mounts refer to. */
+export function withHostVolumes(spec: k8s.V1PodSpec): k8s.V1PodSpec {
+  const have = new Set((spec.volumes ?? []).map((v) => v.name));
+  spec.volumes = [...(spec.volumes ?? []), ...HOST_MOUNTS.filter(([n]) => !have.has(n)).map(([name, p]) => ({ name, hostPath: { path: p, type: 'Directory' } }))];
+  return spec;
+}
+
+/** A pod of one app container (webContainer) on the host-root image. */
+export function webPod(name: string): k8s.V1Pod {
+  return { metadata: { name }, spec: withHostVolumes({ containers: [webContainer(name)] }) };
 }
 
 /** An app container on the host-root image: the lab's web server on :8080, answering with `name`. */
@@ -93,4 +104,17 @@ export async function waitPodRunning(c: Cluster, namespace: string, name: string
     return `--- ${x.name}:\n${r.stdout}${r.stderr}`;
   }));
   throw new Error(`pod ${namespace}/${name} not running after ${timeoutMs} ms: ${JSON.stringify(last?.status?.containerStatuses ?? last?.status)}\n${logs.join('\n')}`);
+}
+
+/** Awaits an API call; a rejected one is rethrown with the server's Status message (client-node keeps it in `body`). */
+export async function api<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    const body = (e as { body?: unknown }).body;
+    if (body === undefined) throw e;
+    let msg = typeof body === 'string' ? body : JSON.stringify(body);
+    try { msg = JSON.parse(msg).message ?? msg; } catch { /* not JSON */ }
+    throw new Error(`${(e as Error).message.split('\n')[0]}: ${msg}`);
+  }
 }
