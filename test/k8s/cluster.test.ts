@@ -11,6 +11,8 @@ import { type Cluster, clusterEnv, clusterLeftovers, connectLab, hostSysctls, ne
 import { type Tenant, tenant } from './tenant.js';
 import { describePods } from './pods.suite.js';
 import { describeOperator } from './operator.suite.js';
+import { describeProxyGroup } from './proxygroup.suite.js';
+import { describeRotation, startRotationPod } from './rotation.suite.js';
 
 let lab: Lab;
 let cluster: Cluster | undefined;
@@ -22,6 +24,7 @@ beforeAll(async () => {
   lab = await Lab.start({ name: 'k8s' });
   cluster = await startCluster();
   await connectLab(lab);
+  startRotationPod(ctx); // checked by the last test: the kubelet's rotation takes ~8 min
 }, 240_000);
 afterAll(async () => {
   try {
@@ -128,7 +131,13 @@ describe('containerboot with the real API server and upstream RBAC', () => {
     const { cb } = await boot(t);
     const exit = await cb.proc.waitExit(30_000);
     expect(exit.code).toBe(1);
-    expect(cb.output()).toContain('some Kubernetes permissions are missing, please check your RBAC configuration: missing get permission on secret "tailscale"');
+    const ns = t.namespace;
+    // Upstream's text, then the namespace, the rule and how to bind it (issue 10 item 3; COMPATIBILITY K15).
+    expect(cb.output()).toContain('some Kubernetes permissions are missing, please check your RBAC configuration: missing get permission on secret "tailscale"; ' +
+      `the service account "tailscale" may not get Secret "tailscale" in namespace "${ns}"; grant it a Role in namespace "${ns}" with the rule ` +
+      '{apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["get"]} and a RoleBinding, e.g. ' +
+      `kubectl -n ${ns} create role tailscale-state --verb=get --resource=secrets --resource-name=tailscale && ` +
+      `kubectl -n ${ns} create rolebinding tailscale-state --role=tailscale-state --serviceaccount=${ns}:tailscale`);
     expect(await t.read()).toBeUndefined();
     expect(cb.pidsOf('tailscaled')).toEqual([]);
   }, 60_000);
@@ -139,6 +148,11 @@ describe('containerboot with the real API server and upstream RBAC', () => {
     const exit = await cb.proc.waitExit(30_000);
     expect(exit.code).toBe(1);
     expect(cb.output()).toMatch(/some Kubernetes permissions are missing, please check your RBAC configuration: multiple errors:\s+missing get permission on secret "tailscale"\s+missing update permission on secret "tailscale"/);
+    const ns = t.namespace;
+    expect(cb.output()).toContain(`the service account "tailscale" may not get, update, patch Secret "tailscale" in namespace "${ns}"; ` +
+      `grant it a Role in namespace "${ns}" with the rule {apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["get", "update", "patch"]} and a RoleBinding, e.g. ` +
+      `kubectl -n ${ns} create role tailscale-state --verb=get,update,patch --resource=secrets --resource-name=tailscale && ` +
+      `kubectl -n ${ns} create rolebinding tailscale-state --role=tailscale-state --serviceaccount=${ns}:tailscale`);
     expect(await t.read()).toBeUndefined();
   }, 60_000);
 });
@@ -250,5 +264,8 @@ describe('faults on the real cluster', () => {
   }, 150_000);
 });
 
-describePods(() => ({ lab, cluster: cluster!, dir }));
-describeOperator(() => ({ lab, cluster: cluster!, dir }));
+const ctx = () => ({ lab, cluster: cluster!, dir });
+describePods(ctx);
+describeOperator(ctx);
+describeProxyGroup(ctx);
+describeRotation(ctx); // last: it waits for the kubelet's rotation of the Pod started in beforeAll

@@ -3,6 +3,7 @@
 // symlinks (bin → usr/bin, …), made with `podman import`, whose /usr, /etc/alternatives, the
 // repository and the Go tools cache are hostPath mounts. So the pod runs the host's Debian
 // userland (iptables, nft, ip) and this checkout's bin/containerboot and pinned tailscaled.
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -13,8 +14,20 @@ import { labTailscaleEnv, LOGIN_SERVER } from './lab.js';
 
 export const HOSTROOT_IMAGE = 'localhost/cb-hostroot:v2';
 
+const imports = new Map<string, Promise<string>>();
+
 /** Builds the host-root image with podman (once) and imports it into the cluster's containerd. */
-export async function ensureHostrootImage(c: Cluster): Promise<string> {
+export function ensureHostrootImage(c: Cluster): Promise<string> {
+  let p = imports.get(c.dir);
+  if (!p) {
+    p = importHostroot(c);
+    imports.set(c.dir, p);
+    p.catch(() => imports.delete(c.dir));
+  }
+  return p;
+}
+
+async function importHostroot(c: Cluster): Promise<string> {
   const have = await runOk('ctr', ['--address', path.join(c.dir, 'containerd', 'containerd.sock'), '-n', 'k8s.io', 'images', 'ls', '-q']);
   if (have.split('\n').includes(HOSTROOT_IMAGE)) return HOSTROOT_IMAGE;
   const root = path.join(c.dir, 'images', 'hostroot');
@@ -117,4 +130,22 @@ export async function api<T>(p: Promise<T>): Promise<T> {
     try { msg = JSON.parse(msg).message ?? msg; } catch { /* not JSON */ }
     throw new Error(`${(e as Error).message.split('\n')[0]}: ${msg}`);
   }
+}
+
+/** `kubectl logs -f` of one container, collected until the container ends (or `done`'s timeout). */
+export function followLogs(c: Cluster, namespace: string, pod: string, container: string): { done(timeoutMs: number): Promise<string> } {
+  const [cmd, argv] = c.kubectlArgv('logs', '-f', '-n', namespace, pod, '-c', container);
+  const p = spawn(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  p.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+  const ended = new Promise<void>((resolve) => p.on('close', () => resolve()));
+  return {
+    async done(timeoutMs) {
+      const timer = setTimeout(() => p.kill('SIGTERM'), timeoutMs);
+      await ended;
+      clearTimeout(timer);
+      return out;
+    },
+  };
 }

@@ -52,6 +52,8 @@ export interface Cluster {
   script(...args: string[]): Promise<string>;
   /** Runs kubectl inside the cluster's namespace with the admin credentials. */
   kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** The command line of kubectl(...args), for long-running calls (`logs -f`). */
+  kubectlArgv(...args: string[]): [string, string[]];
   stop(): Promise<void>;
 }
 
@@ -100,7 +102,8 @@ export async function startCluster(log: (m: string) => void = () => {}): Promise
     contexts: [{ name: 'cbk8s', cluster: 'cbk8s', user: 'admin' }],
     currentContext: 'cbk8s',
   });
-  const kubectl = (...args: string[]) => run('nsenter', [`--net=/var/run/netns/${CLUSTER_NS}`, '--', path.join(K8S_BIN, 'kubectl'), '--kubeconfig', env.CBK8S_ADMIN_KUBECONFIG!, ...args], { timeoutMs: 60_000 });
+  const kubectlArgv = (...args: string[]): [string, string[]] => ['nsenter', [`--net=/var/run/netns/${CLUSTER_NS}`, '--', path.join(K8S_BIN, 'kubectl'), '--kubeconfig', env.CBK8S_ADMIN_KUBECONFIG!, ...args]];
+  const kubectl = (...args: string[]) => run(...kubectlArgv(...args), { timeoutMs: 60_000 });
   return {
     dir,
     ca,
@@ -111,6 +114,7 @@ export async function startCluster(log: (m: string) => void = () => {}): Promise
     labServer: `https://${CLUSTER_LAB_IP}:6443`,
     script: (...args) => runOk('bash', [CLUSTER_SCRIPT, ...args], { timeoutMs: 120_000 }),
     kubectl,
+    kubectlArgv,
     async stop() {
       bridge.close();
       running = false;
