@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { LOGIN_SERVER, waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensureHostrootImage, onHostroot, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
+import { api, ensureHostrootImage, onHostroot, podLogs, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
 import { UPSTREAM } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
@@ -105,9 +105,9 @@ export function describeOperator(get: Ctx): void {
       // One-step reload: a new hostname through the API; the kubelet swaps ..data in the volume.
       await cluster.core.patchNamespacedSecret({ name: `${name}-0`, namespace, body: { stringData: { 'cap-100.hujson': hujson(key, 'op-egress2') } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch));
       await waitFor('headscale sees the reloaded hostname', async () => (await lab.headscale.nodes()).some((n) => n.name === 'op-egress2'), 60_000, 1000);
-      const logs = await cluster.kubectl('logs', '-n', namespace, `${name}-0`, '-c', 'tailscale');
-      expect(logs.stdout).toMatch(/config was reloaded/);
-      expect(logs.stdout).not.toContain(key);
+      const logs = await podLogs(cluster, namespace, `${name}-0`, 'tailscale');
+      expect(logs).toMatch(/config was reloaded/);
+      expect(logs).not.toContain(key);
       await cluster.apps.deleteNamespacedStatefulSet({ name, namespace });
       await cluster.core.deleteNamespacedPod({ name: 'client', namespace });
     }, 300_000);
@@ -136,9 +136,9 @@ export function describeOperator(get: Ctx): void {
         return x.status === 200 ? x : undefined;
       }, 40_000, 500);
       expect(r.body).toContain('hello from backend');
-      const logs = await cluster.kubectl('logs', '-n', namespace, `${name}-0`, '-c', 'tailscale');
-      expect(logs.stdout).toContain('Startup complete, waiting for shutdown signal');
-      expect(logs.stdout).not.toContain(key);
+      const logs = await podLogs(cluster, namespace, `${name}-0`, 'tailscale');
+      expect(logs).toContain('Startup complete, waiting for shutdown signal');
+      expect(logs).not.toContain(key);
       await peer.stop();
       await cluster.apps.deleteNamespacedStatefulSet({ name, namespace });
       await cluster.core.deleteNamespacedPod({ name: 'backend', namespace });

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensureHostrootImage, onHostroot, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
+import { api, ensureHostrootImage, onHostroot, podLogs, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
 import { type Tenant, tenant, upstreamManifest } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
@@ -68,9 +68,9 @@ export function describePods(get: Ctx): void {
       const secret = await deviceInfo(t);
       expect(Object.keys(secret)).toEqual(expect.arrayContaining(['_machinekey', '_profiles', '_current-profile', 'device_id', 'device_fqdn']));
       await reach(ctx, secret.device_fqdn!, ipv4(secret), 'nginx');
-      const logs = await cluster.kubectl('logs', '-n', t.namespace, 'nginx', '-c', 'ts-sidecar');
-      expect(logs.stdout).toContain('Startup complete, waiting for shutdown signal');
-      expect(logs.stdout).not.toContain(key);
+      const logs = await podLogs(cluster, t.namespace, 'nginx', 'ts-sidecar');
+      expect(logs).toContain('Startup complete, waiting for shutdown signal');
+      expect(logs).not.toContain(key);
 
       // Recreated without the auth key: only the state Secret can log it in.
       await deletePod(cluster, t.namespace, 'nginx');

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensureHostrootImage, onHostroot, waitPodRunning, webContainer } from '../lab/cluster-pods.js';
+import { api, ensureHostrootImage, onHostroot, podLogs, waitPodRunning, webContainer } from '../lab/cluster-pods.js';
 import { type Tenant, tenant, upstreamManifest } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
@@ -101,9 +101,9 @@ export function describeRotation(get: Ctx): void {
       expect(s.device_fqdn).toBe('rotated-sidecar.lab.test.');
       const pod = await cluster.core.readNamespacedPod({ name: 'nginx', namespace: t.namespace });
       expect(pod.status!.containerStatuses!.find((c) => c.name === 'ts-sidecar')!.restartCount).toBe(0);
-      const logs = await cluster.kubectl('logs', '-n', t.namespace, 'nginx', '-c', 'ts-sidecar');
-      expect(logs.stdout).not.toContain(firstToken);
-      expect(logs.stdout).not.toContain(rotated);
+      const logs = await podLogs(cluster, t.namespace, 'nginx', 'ts-sidecar');
+      expect(logs).not.toContain(firstToken);
+      expect(logs).not.toContain(rotated);
       console.log(`rotation: token ${digest(firstToken)} → ${digest(rotated)} ${rotatedAfterS} s after the Pod started`);
       await cluster.core.deleteNamespacedPod({ name: 'nginx', namespace: t.namespace });
     }, (LIFETIME_S + 180) * 1000);

@@ -149,3 +149,10 @@ export function followLogs(c: Cluster, namespace: string, pod: string, container
     },
   };
 }
+
+/** `kubectl logs` of one container; throws with kubectl's error when it fails (an empty log is not silently ""). */
+export async function podLogs(c: Cluster, namespace: string, pod: string, container: string): Promise<string> {
+  const r = await c.kubectl('logs', '-n', namespace, pod, '-c', container);
+  if (r.code !== 0) throw new Error(`kubectl logs ${namespace}/${pod} -c ${container} failed (${r.code}): ${r.stderr.trim()}`);
+  return r.stdout;
+}
