@@ -104,7 +104,10 @@ export function describeProxyGroup(get: Ctx): void {
       const targetIP = await peer.ip4();
       const key = await lab.createKey({ reusable: true });
       for (let i = 0; i < REPLICAS; i++) {
-        await api(cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name: `${PG}-${i}-config` }, stringData: { 'cap-106.hujson': pgConfig(key, i) } } }));
+        const labels = (type: string) => ({ 'tailscale.com/managed': 'true', 'tailscale.com/parent-resource-type': 'proxygroup', 'tailscale.com/parent-resource': PG, 'tailscale.com/secret-type': type });
+        await api(cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name: `${PG}-${i}-config`, labels: labels('config') }, stringData: { 'cap-106.hujson': pgConfig(key, i) } } }));
+        // pgStateSecrets: the operator creates the (empty) state Secrets; the Role has no create.
+        await api(cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name: `${PG}-${i}`, labels: labels('state') } } }));
       }
       await setEgressConfig(cluster, namespace, { web: { tailnetTarget: { fqdn: 'pg-target.lab.test' }, ports: [{ protocol: 'tcp', matchPort: 9080, targetPort: 8080 }] } }, true);
       await api(cluster.apps.createNamespacedStatefulSet({ namespace, body: pgStatefulSet(namespace) }));
@@ -123,7 +126,11 @@ export function describeProxyGroup(get: Ctx): void {
       for (let i = 0; i < REPLICAS; i++) {
         const st = await waitFor(`egress status in ${PG}-${i}`, async () => (await egressStatus(cluster, namespace, i))?.services?.web ? egressStatus(cluster, namespace, i) : undefined, 30_000, 500);
         expect(st!.podIPv4).toBe(ips[i]);
-        expect(st!.services!.web!.tailnetTargetIPs).toEqual([targetIP]);
+        const state = await cluster.core.readNamespacedSecret({ name: `${PG}-${i}`, namespace });
+        const dec = (k: string) => Buffer.from(state.data![k] ?? '', 'base64').toString();
+        expect(dec('pod_uid')).toBe(pods[i]!.metadata!.uid); // the Secret existed at boot: the reset ran
+        expect(dec('tailscale_capver')).toBe('142');
+        expect(st!.services!.web!.tailnetTargetIPs).toEqual([targetIP, expect.stringMatching(/^fd7a:115c:a1e0::/)]); // every address of the FQDN target
       }
 
       // The operator rewrites the ConfigMap: web moves to an IP target on 9081. The kubelet swaps ..data.
