@@ -260,11 +260,23 @@ netns_up() {
   innet iptables -t nat -A OUTPUT -d 10.96.0.1/32 -p tcp --dport 443 -j DNAT --to-destination $NODE_IP:6443
 }
 
+# The process that started the cluster (CBK8S_OWNER, default: the caller) owns it: while that
+# process lives, start and stop from anyone else refuse instead of tearing down its cluster.
+check_owner() {
+  local o
+  o=$(cat "$K/run/owner" 2>/dev/null || true)
+  [ -n "$o" ] && [ "$o" != "${CBK8S_OWNER:-$PPID}" ] && kill -0 "$o" 2>/dev/null &&
+    die "the cluster in $K is in use by PID $o ($(tr '\0' ' ' </proc/"$o"/cmdline | cut -c1-80)); not touching it"
+  return 0
+}
+
 start() {
   check_binaries
   [ "$(id -u)" = 0 ] || die "root is needed (network namespace, mounts, cgroups)"
+  check_owner
   if [ -d "$K/run" ] || ip netns list | grep -qw "^$NS"; then log "cleaning up an earlier run"; stop; fi
   mkdir -p "$K/run"
+  echo "${CBK8S_OWNER:-$PPID}" >"$K/run/owner"
   local s
   : >"$K/run/sysctl.saved"
   for s in "${HOST_SYSCTLS[@]}"; do echo "$s=$(sysctl -n "$s")" >>"$K/run/sysctl.saved"; done
@@ -332,12 +344,12 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
-  stop) stop ;;
+  stop) check_owner; stop ;;
   restart) stop_one "${2:?daemon name}" "${3:-15}"; start_one "$2" ;;
   halt) stop_one "${2:?daemon name}" "${3:-15}" ;;
   resume) start_one "${2:?daemon name}" ;;
   import) import_image "${2:?image ref}" ;;
   env) printf 'CBK8S_DIR=%s\nCBK8S_BIN=%s\nCBK8S_SERVER=https://%s:6443\nCBK8S_LAB_IP=%s\nCBK8S_ADMIN_KUBECONFIG=%s\nCBK8S_CA=%s\n' "$K" "$BIN" "$NODE_IP" "$LAB_IP" "$K/pki/admin.kubeconfig" "$K/pki/ca.crt" ;;
-  purge) stop; rm -rf "$K" ;;
+  purge) check_owner; stop; rm -rf "$K" ;;
   *) echo "usage: $0 start|stop|restart NAME|halt NAME|resume NAME|import REF|env|purge" >&2; exit 2 ;;
 esac

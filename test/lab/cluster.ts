@@ -57,13 +57,15 @@ export interface Cluster {
   stop(): Promise<void>;
 }
 
+/** cluster.sh refuses to start or stop a cluster whose owner (this test process) is alive, for anyone else. */
+const OWNER_ENV = { ...process.env, CBK8S_OWNER: String(process.pid) };
 let stopSyncInstalled = false;
 let running = false;
 
 function stopSync(): void {
   if (!running) return;
   running = false;
-  try { execFileSync('bash', [CLUSTER_SCRIPT, 'stop'], { stdio: 'ignore', timeout: 120_000 }); } catch { /* best effort at exit */ }
+  try { execFileSync('bash', [CLUSTER_SCRIPT, 'stop'], { stdio: 'ignore', timeout: 120_000, env: OWNER_ENV }); } catch { /* best effort at exit */ }
 }
 
 /**
@@ -81,9 +83,9 @@ export async function startCluster(log: (m: string) => void = () => {}): Promise
   }
   const t0 = Date.now();
   running = true;
-  const r = await run('bash', [CLUSTER_SCRIPT, 'start'], { timeoutMs: 240_000 });
+  const r = await run('bash', [CLUSTER_SCRIPT, 'start'], { timeoutMs: 240_000, env: OWNER_ENV });
   if (r.code !== 0) {
-    await run('bash', [CLUSTER_SCRIPT, 'stop'], { timeoutMs: 120_000 });
+    await run('bash', [CLUSTER_SCRIPT, 'stop'], { timeoutMs: 120_000, env: OWNER_ENV });
     running = false;
     throw new Error(`cluster.sh start failed (${r.code}):\n${r.stderr.trim()}`);
   }
@@ -112,13 +114,13 @@ export async function startCluster(log: (m: string) => void = () => {}): Promise
     rbac: kc.makeApiClient(k8s.RbacAuthorizationV1Api),
     apps: kc.makeApiClient(k8s.AppsV1Api),
     labServer: `https://${CLUSTER_LAB_IP}:6443`,
-    script: (...args) => runOk('bash', [CLUSTER_SCRIPT, ...args], { timeoutMs: 120_000 }),
+    script: (...args) => runOk('bash', [CLUSTER_SCRIPT, ...args], { timeoutMs: 120_000, env: OWNER_ENV }),
     kubectl,
     kubectlArgv,
     async stop() {
       bridge.close();
       running = false;
-      const s = await run('bash', [CLUSTER_SCRIPT, 'stop'], { timeoutMs: 180_000 });
+      const s = await run('bash', [CLUSTER_SCRIPT, 'stop'], { timeoutMs: 180_000, env: OWNER_ENV });
       if (s.code !== 0) throw new Error(`cluster.sh stop failed (${s.code}): ${s.stderr.trim()}`);
     },
   };
