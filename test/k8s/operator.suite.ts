@@ -112,6 +112,36 @@ export function describeOperator(get: Ctx): void {
       await cluster.core.deleteNamespacedPod({ name: 'client', namespace });
     }, 300_000);
 
+    it('egress StatefulSet (TS_TAILNET_TARGET_FQDN): a cluster Pod reaches the MagicDNS-named tailnet peer, which sees the proxy`s tailnet IP', async () => {
+      const { lab, cluster } = get();
+      await ensureHostrootImage(cluster);
+      const namespace = `cb-opf-${process.pid}`;
+      await operatorNamespace(cluster, namespace);
+      const peer = await lab.startPeer('opftarget', { hostname: 'op-fqdn-target', kernel: true });
+      await lab.startWebServer(peer.node, 'op-fqdn-target', 8080);
+      const key = await lab.createKey();
+      const name = 'ts-egress-fqdn';
+      await api(cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name: `${name}-0` }, stringData: { 'cap-106.hujson': hujson(key, 'op-egress-fqdn') } } }));
+      await api(cluster.apps.createNamespacedStatefulSet({ namespace, body: operatorStatefulSet(namespace, name, { TS_TAILNET_TARGET_FQDN: 'op-fqdn-target.lab.test' }) }));
+      const p = await waitPodRunning(cluster, namespace, `${name}-0`, 90_000);
+      const state = await waitFor('device info in <sts>-0', async () => {
+        const s = await cluster.core.readNamespacedSecret({ name: `${name}-0`, namespace });
+        return s.data?.device_ips ? s : undefined;
+      }, 60_000, 500);
+      const proxyIP = (JSON.parse(Buffer.from(state.data!.device_ips!, 'base64').toString()) as string[]).find((a) => !a.includes(':'))!;
+      await api(cluster.core.createNamespacedPod({ namespace, body: webPod('client') }));
+      await waitPodRunning(cluster, namespace, 'client', 60_000);
+      const got = await waitFor('client → egress proxy → op-fqdn-target', async () => {
+        const r = await cluster.kubectl('exec', '-n', namespace, 'client', '--', 'curl', '-sS', '--max-time', '4', `http://${p.status!.podIP}:8080/fqdn`);
+        return r.code === 0 && r.stdout.includes('hello from op-fqdn-target') ? r.stdout : undefined;
+      }, 40_000, 1000);
+      expect(got).toContain(`client=${proxyIP}`); // containerboot's SNAT to its own tailnet address
+      expect(await podLogs(cluster, namespace, `${name}-0`, 'tailscale')).not.toContain(key);
+      await peer.stop();
+      await cluster.apps.deleteNamespacedStatefulSet({ name, namespace });
+      await cluster.core.deleteNamespacedPod({ name: 'client', namespace });
+    }, 240_000);
+
     it('ingress StatefulSet (TS_DEST_IP to a backend Pod, one-step config Secret volume): a tailnet peer reaches the backend through the proxy', async () => {
       const { lab, cluster } = get();
       await ensureHostrootImage(cluster);
