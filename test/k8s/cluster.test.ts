@@ -5,6 +5,7 @@
 // keeps its state in the Secret through its own kubestore. Everything asserted about the Secret
 // is read back from the API server. One cluster for the whole file (started once, stopped in
 // afterAll even when a test fails).
+import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, type LabNode, waitFor } from '../lab/lab.js';
 import { type Cluster, clusterEnv, clusterLeftovers, connectLab, hostSysctls, netnsList, startCluster, tmpDir } from '../lab/cluster.js';
@@ -31,6 +32,7 @@ afterAll(async () => {
     await cluster?.stop();
   } finally {
     await lab?.teardown();
+    fs.rmSync(dir, { recursive: true, force: true }); // minted service-account tokens
   }
   // Stopping leaves nothing behind (processes, mounts, netns, cgroups, the kubelet's sysctls).
   if (cluster) expect(clusterLeftovers(cluster.dir, sysctlsBefore, netnsBefore)).toEqual([]);
