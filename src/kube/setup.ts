@@ -3,6 +3,7 @@ import { log, registerSecret } from '../log.js';
 import { isOneStepConfig, type Settings } from '../settings/types.js';
 import type { KubeSetupResult } from './facade.js';
 import { permissionHint } from './explain.js';
+import { doctorHint } from '../util/doctorHint.js';
 import { MissingSecretPermissionsError, type SecretPermissions } from './permissions.js';
 import { isNotFound } from './status.js';
 
@@ -24,7 +25,7 @@ export async function setupKube(deps: SetupDeps, s: Settings, signal: AbortSigna
     // Upstream's text, then (ours) the namespace and how to grant it; a second line after a list.
     if (err instanceof MissingSecretPermissionsError) {
       const hint = permissionHint([...err.missing, ...err.alsoDenied], deps.namespace, s.kubeSecret, deps.serviceAccount?.());
-      msg += `${err.missing.length > 1 ? '\n' : '; '}${hint}`;
+      msg += `${err.missing.length > 1 ? '\n' : '; '}${hint}${doctorHint('kube.rbac')}`;
     }
     throw new Error(msg);
   }

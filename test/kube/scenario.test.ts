@@ -103,7 +103,7 @@ describe('kube mode boot', () => {
       'the service account may not update Secret "tailscale" in namespace "default"; grant it a Role in namespace "default" with the rule ' +
       '{apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["update"]} and a RoleBinding, e.g. ' +
       'kubectl -n default create role tailscale-state --verb=update --resource=secrets --resource-name=tailscale && ' +
-      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:<service account>')).toBe(true);
+      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:<service account>' + `; run 'containerboot doctor' (check "kube.rbac") for details`)).toBe(true);
     expect(s.invocations()).toEqual([]);
   });
 });

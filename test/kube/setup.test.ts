@@ -91,7 +91,7 @@ describe('permission checks', () => {
       'the service account "tailscale" may not get Secret "tailscale" in namespace "default"; grant it a Role in namespace "default" with the rule ' +
       '{apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["get"]} and a RoleBinding, e.g. ' +
       'kubectl -n default create role tailscale-state --verb=get --resource=secrets --resource-name=tailscale && ' +
-      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:tailscale');
+      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:tailscale' + `; run 'containerboot doctor' (check "kube.rbac") for details`);
   });
   it('no RoleBinding (everything denied): the hint follows upstream`s list on its own line and asks for get, update and patch', async () => {
     const err = await rejection(run({ secrets: { tailscale: {} }, permissions: { secrets: { get: false, update: false, patch: false, create: false } } }, {}));
@@ -101,7 +101,7 @@ describe('permission checks', () => {
     expect(hint).toBe('the service account may not get, update, patch Secret "tailscale" in namespace "default"; grant it a Role in namespace "default" with the rule ' +
       '{apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["get", "update", "patch"]} and a RoleBinding, e.g. ' +
       'kubectl -n default create role tailscale-state --verb=get,update,patch --resource=secrets --resource-name=tailscale && ' +
-      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:<service account>');
+      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:<service account>' + `; run 'containerboot doctor' (check "kube.rbac") for details`);
   });
   it('treats a failed patch probe as no patch and no create, and only logs it', async () => {
     const logs = captureLogs();
