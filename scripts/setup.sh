@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(nftables iptables iproute2 curl libnftables1 util-linux procps mount openssl)
+# The real Kubernetes node of test/k8s (scripts/k8s/): container runtime, CNI, the pause image's busybox.
+APT_PACKAGES+=(containerd runc containernetworking-plugins busybox-static podman)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,5 +29,7 @@ fi
 node_modules/.bin/node --version | grep -q '^v24\.' || { echo "setup: node_modules/.bin/node is not Node 24" >&2; exit 1; }
 
 bash scripts/install-go-tools.sh
+# The real single-node Kubernetes for test/k8s (etcd + Kubernetes built once into the tools cache).
+bash scripts/k8s/install.sh
 npm run --silent build
 echo "setup: done"

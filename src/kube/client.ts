@@ -39,6 +39,11 @@ export class KubeClient {
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   }
 
+  /** The token last read from the file (undefined before the first request). */
+  cachedToken(): string | undefined {
+    return this.opts.tokens.cached();
+  }
+
   /** Sends a request; resolves with the parsed JSON body of a 200/201 answer, throws otherwise. */
   async request<T = unknown>(req: KubeRequest): Promise<T> {
     const token = await this.opts.tokens.get();

@@ -9,6 +9,33 @@ export function rbacRule(verb: string | string[], resource: string, name: string
   return `{apiGroups: [""], resources: ["${resource}"]${names}, verbs: [${verbs}]}`;
 }
 
+/** The service account a projected token belongs to (its JWT claims), or undefined for other tokens. */
+export function tokenServiceAccount(token: string | undefined): { namespace: string; name: string } | undefined {
+  const payload = token?.split('.')[1];
+  if (payload === undefined) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { sub?: unknown };
+    const m = typeof claims.sub === 'string' ? /^system:serviceaccount:([^:]+):([^:]+)$/.exec(claims.sub) : null;
+    return m ? { namespace: m[1]!, name: m[2]! } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What to do when the boot permission check finds required verbs denied (appended to upstream's
+ * message): the Secret, the namespace, the rule (missing verbs plus a denied patch) and a
+ * RoleBinding to the service account, as kubectl commands.
+ */
+export function permissionHint(verbs: string[], namespace: string, secret: string, sa?: { namespace: string; name: string }): string {
+  const who = sa ? `service account "${sa.name}"` : 'service account';
+  const subject = sa ? `${sa.namespace}:${sa.name}` : `${namespace}:<service account>`;
+  return `the ${who} may not ${verbs.join(', ')} Secret "${secret}" in namespace "${namespace}"; ` +
+    `grant it a Role in namespace "${namespace}" with the rule ${rbacRule(verbs, 'secrets', secret)} and a RoleBinding, e.g. ` +
+    `kubectl -n ${namespace} create role tailscale-state --verb=${verbs.join(',')} --resource=secrets --resource-name=${secret} && ` +
+    `kubectl -n ${namespace} create rolebinding tailscale-state --role=tailscale-state --serviceaccount=${subject}`;
+}
+
 /**
  * Adds context to 403/422/404 answers for `verb` on Secret `name`; other errors are returned as is.
  * The server's own message stays in front so upstream's message suffixes are unchanged otherwise.

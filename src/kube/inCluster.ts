@@ -94,4 +94,8 @@ export class TokenSource {
   invalidate(): void {
     this.token = undefined;
   }
+
+  cached(): string | undefined {
+    return this.token;
+  }
 }

@@ -17,6 +17,13 @@ export interface SecretPermissions {
   canCreate: boolean;
 }
 
+/** Required verbs (get, update) the authorizer denied; `alsoDenied` are probed verbs (patch) it denied too. */
+export class MissingSecretPermissionsError extends Error {
+  constructor(message: string, readonly missing: string[], readonly alsoDenied: string[]) {
+    super(message);
+  }
+}
+
 /**
  * get and update are required (a denial is an error; a failed check is only logged, as upstream);
  * patch and create are probed, a failed probe counting as "not allowed". The four reviews are
@@ -31,9 +38,13 @@ export async function checkSecretPermissions(client: KubeClient, namespace: stri
     if (r.status === 'rejected') log(`error checking ${verbs[i]} permission on secret ${secret}: ${errText(r.reason)}`);
     else if (!r.value) missing.push(`missing ${verbs[i]} permission on secret ${JSON.stringify(secret)}`);
   }
-  if (missing.length === 1) throw new Error(missing[0]);
-  if (missing.length > 1) throw new Error(`multiple errors:${missing.map((m) => `\n\t${m}`).join('')}`);
   const [patch, create] = [results[2]!, results[3]!];
+  if (missing.length > 0) {
+    const denied = verbs.filter((_, i) => i < 2 && results[i]!.status === 'fulfilled' && !(results[i] as PromiseFulfilledResult<boolean>).value);
+    const alsoDenied = patch.status === 'fulfilled' && !patch.value ? ['patch'] : [];
+    const text = missing.length === 1 ? missing[0]! : `multiple errors:${missing.map((m) => `\n\t${m}`).join('')}`;
+    throw new MissingSecretPermissionsError(text, [...denied], alsoDenied);
+  }
   for (const [i, r] of [[2, patch], [3, create]] as const) {
     if (r.status === 'rejected') {
       log(`error checking ${verbs[i]} permission on secret ${secret}: ${errText(r.reason)}`);

@@ -2,13 +2,18 @@
 import { log, registerSecret } from '../log.js';
 import { isOneStepConfig, type Settings } from '../settings/types.js';
 import type { KubeSetupResult } from './facade.js';
-import type { SecretPermissions } from './permissions.js';
+import { permissionHint } from './explain.js';
+import { doctorHint } from '../util/doctorHint.js';
+import { MissingSecretPermissionsError, type SecretPermissions } from './permissions.js';
 import { isNotFound } from './status.js';
 
 export interface SetupDeps {
   checkSecretPermissions(signal: AbortSignal): Promise<SecretPermissions>;
   /** Decoded data, undefined for 404; other errors thrown. */
   getSecret(signal: AbortSignal): Promise<Record<string, string> | undefined>;
+  namespace: string;
+  /** The service account of the token in use, when the token says (only for the permission hint). */
+  serviceAccount?(): { namespace: string; name: string } | undefined;
 }
 
 export async function setupKube(deps: SetupDeps, s: Settings, signal: AbortSignal): Promise<KubeSetupResult & { canCreate: boolean }> {
@@ -16,7 +21,13 @@ export async function setupKube(deps: SetupDeps, s: Settings, signal: AbortSigna
   try {
     perms = await deps.checkSecretPermissions(signal);
   } catch (err) {
-    throw new Error(`some Kubernetes permissions are missing, please check your RBAC configuration: ${(err as Error).message}`);
+    let msg = `some Kubernetes permissions are missing, please check your RBAC configuration: ${(err as Error).message}`;
+    // Upstream's text, then (ours) the namespace and how to grant it; a second line after a list.
+    if (err instanceof MissingSecretPermissionsError) {
+      const hint = permissionHint([...err.missing, ...err.alsoDenied], deps.namespace, s.kubeSecret, deps.serviceAccount?.());
+      msg += `${err.missing.length > 1 ? '\n' : '; '}${hint}${doctorHint('kube.rbac')}`;
+    }
+    throw new Error(msg);
   }
   const { canPatch, canCreate } = perms;
   let secret: Record<string, string> | undefined;

@@ -3,7 +3,7 @@ import { errText, log } from '../log.js';
 import type { Settings } from '../settings/types.js';
 import { KubeClient } from './client.js';
 import { consistencyBackoffMs, isConsistentState } from './consistency.js';
-import { explainSecretError } from './explain.js';
+import { explainSecretError, tokenServiceAccount } from './explain.js';
 import type { KubeSetupResult, KubeStateStore, SecretData } from './facade.js';
 import { apiServerURL, readServiceAccount, TokenSource } from './inCluster.js';
 import { checkSecretPermissions, probeEventPermissions } from './permissions.js';
@@ -48,6 +48,8 @@ export class KubeSecretStore implements KubeStateStore {
     const res = await setupKube({
       checkSecretPermissions: (sig) => checkSecretPermissions(this.client, this.namespace, this.secretName, sig),
       getSecret: (sig) => this.getSecretOrThrow(sig),
+      namespace: this.namespace,
+      serviceAccount: () => tokenServiceAccount(this.client.cachedToken()),
     }, settings, signal);
     this.canPatch = res.canPatch;
     return res.authKey === undefined ? { canPatch: res.canPatch } : { canPatch: res.canPatch, authKey: res.authKey };

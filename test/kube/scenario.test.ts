@@ -99,7 +99,11 @@ describe('kube mode boot', () => {
   it('missing RBAC permission: exits 1 naming the verb and the Secret, spawns nothing', async () => {
     const s = await start({ secrets: { tailscale: {} }, permissions: { secrets: { update: false } } }, { TS_AUTHKEY: 'tskey-abc' });
     expect((await s.waitExit()).code).toBe(1);
-    expect(s.hasLog('error setting up for running on Kubernetes: some Kubernetes permissions are missing, please check your RBAC configuration: missing update permission on secret "tailscale"')).toBe(true);
+    expect(s.hasLog('error setting up for running on Kubernetes: some Kubernetes permissions are missing, please check your RBAC configuration: missing update permission on secret "tailscale"; ' +
+      'the service account may not update Secret "tailscale" in namespace "default"; grant it a Role in namespace "default" with the rule ' +
+      '{apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["update"]} and a RoleBinding, e.g. ' +
+      'kubectl -n default create role tailscale-state --verb=update --resource=secrets --resource-name=tailscale && ' +
+      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:<service account>' + `; run 'containerboot doctor' (check "kube.rbac") for details`)).toBe(true);
     expect(s.invocations()).toEqual([]);
   });
 });

@@ -84,6 +84,25 @@ describe('permission checks', () => {
     await expect(run({ secrets: { tailscale: {} }, permissions: { secrets: { get: false, update: false } } }, {}))
       .rejects.toThrow('some Kubernetes permissions are missing, please check your RBAC configuration: multiple errors:\n\tmissing get permission on secret "tailscale"\n\tmissing update permission on secret "tailscale"');
   });
+  it('appends the namespace and how to grant the missing verbs (service account from the token) to upstream`s text', async () => {
+    const jwt = ['{"alg":"RS256"}', '{"sub":"system:serviceaccount:default:tailscale"}', 'sig'].map((p) => Buffer.from(p).toString('base64url')).join('.');
+    const err = await rejection(run({ token: jwt, secrets: { tailscale: {} }, permissions: { secrets: { get: false } } }, {}));
+    expect(err.message).toBe('some Kubernetes permissions are missing, please check your RBAC configuration: missing get permission on secret "tailscale"; ' +
+      'the service account "tailscale" may not get Secret "tailscale" in namespace "default"; grant it a Role in namespace "default" with the rule ' +
+      '{apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["get"]} and a RoleBinding, e.g. ' +
+      'kubectl -n default create role tailscale-state --verb=get --resource=secrets --resource-name=tailscale && ' +
+      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:tailscale' + `; run 'containerboot doctor' (check "kube.rbac") for details`);
+  });
+  it('no RoleBinding (everything denied): the hint follows upstream`s list on its own line and asks for get, update and patch', async () => {
+    const err = await rejection(run({ secrets: { tailscale: {} }, permissions: { secrets: { get: false, update: false, patch: false, create: false } } }, {}));
+    const [upstream, hint] = err.message.split('\n\tmissing update permission on secret "tailscale"\n');
+    expect(upstream).toBe('some Kubernetes permissions are missing, please check your RBAC configuration: multiple errors:\n\tmissing get permission on secret "tailscale"');
+    // A token that is not a service-account JWT: the binding names a placeholder.
+    expect(hint).toBe('the service account may not get, update, patch Secret "tailscale" in namespace "default"; grant it a Role in namespace "default" with the rule ' +
+      '{apiGroups: [""], resources: ["secrets"], resourceNames: ["tailscale"], verbs: ["get", "update", "patch"]} and a RoleBinding, e.g. ' +
+      'kubectl -n default create role tailscale-state --verb=get,update,patch --resource=secrets --resource-name=tailscale && ' +
+      'kubectl -n default create rolebinding tailscale-state --role=tailscale-state --serviceaccount=default:<service account>' + `; run 'containerboot doctor' (check "kube.rbac") for details`);
+  });
   it('treats a failed patch probe as no patch and no create, and only logs it', async () => {
     const logs = captureLogs();
     api = await startFakeKubeApi({ secrets: { tailscale: { authkey: 'foo' } } });
