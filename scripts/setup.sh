@@ -31,5 +31,6 @@ node_modules/.bin/node --version | grep -q '^v24\.' || { echo "setup: node_modul
 bash scripts/install-go-tools.sh
 # The real single-node Kubernetes for test/k8s (etcd + Kubernetes built once into the tools cache).
 bash scripts/k8s/install.sh
+bash scripts/install-image-tools.sh  # podman, runc, mmdebstrap for the image and its tests (issue 9)
 npm run --silent build
 echo "setup: done"

@@ -1,0 +1,130 @@
+// The built image itself (no tailnet needed): upstream's paths, the entrypoint as PID 1 with no
+// shell, the firewall tools, the size budget, the HEALTHCHECK, bad input, and PID 1 reaping.
+// Containers here run with `--network none`: nothing touches the host's network or firewall.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../lab/lab.js';
+import { Container, ensureImage, podman, removeAllContainers } from './podman.js';
+
+let image: string;
+const SIZE_BUDGET = 220_000_000;
+
+beforeAll(() => {
+  image = ensureImage();
+}, 15 * 60_000);
+afterAll(async () => {
+  await removeAllContainers();
+}, 60_000);
+
+/** Runs `sh -c script` in a throw-away container of the image (entrypoint replaced). */
+async function shell(script: string): Promise<string> {
+  const r = await podman(['run', '--rm', '--network', 'none', '--entrypoint', '/bin/sh', image, '-c', script]);
+  if (r.code !== 0) throw new Error(`in the image: ${script}\nexit ${r.code}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function startIdle(): Promise<Container> {
+  // No auth key and no network: containerboot starts tailscaled, which waits in NeedsLogin.
+  const name = `cbimg-layout-${process.pid}-${Date.now()}`;
+  const r = await podman(['run', '-d', '--name', name, '--network', 'none', image]);
+  if (r.code !== 0) throw new Error(`podman run: ${r.stderr}`);
+  const c = new Container(name);
+  await waitFor('tailscaled in the container', async () => (await c.exec(['sh', '-c', 'cat /proc/[0-9]*/comm'])).stdout.includes('tailscaled'), 20_000);
+  return c;
+}
+
+describe('the image', () => {
+  it('has upstream’s entrypoint, paths and v1.102.3 binaries', async () => {
+    expect(JSON.parse(await inspect('{{json .Config.Entrypoint}}'))).toEqual(['/usr/local/bin/containerboot']);
+    const out = await shell([
+      'readlink /tailscale/run.sh',
+      'tailscaled --version | head -1',
+      'tailscale version | head -1',
+      'test -x /usr/local/bin/containerboot && echo entrypoint-executable',
+    ].join('; '));
+    const [runSh, tsd, ts, exe] = out.trim().split('\n');
+    expect(runSh).toBe('/usr/local/bin/containerboot');
+    expect(tsd).toMatch(/^1\.102\.3\b/);
+    expect(ts).toMatch(/^1\.102\.3\b/);
+    expect(exe).toBe('entrypoint-executable');
+  });
+
+  it('iptables/ip6tables are the legacy backend; iptables-nft, nft, libnftables, iproute2 and CA certificates are present', async () => {
+    const out = await shell([
+      'iptables --version', 'ip6tables --version', 'iptables-nft --version', 'ip6tables-nft --version',
+      'nft --version', 'ip -V', 'ls /usr/lib/*-linux-gnu/libnftables.so.1', 'test -s /etc/ssl/certs/ca-certificates.crt && echo certs',
+    ].join(' && '));
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toMatch(/^iptables v1\.8\.\d+ \(legacy\)$/);
+    expect(lines[1]).toMatch(/^ip6tables v1\.8\.\d+ \(legacy\)$/);
+    expect(lines[2]).toMatch(/\(nf_tables\)$/);
+    expect(lines[3]).toMatch(/\(nf_tables\)$/);
+    expect(lines[4]).toMatch(/^nftables v1\./);
+    expect(lines[5]).toMatch(/^ip utility, iproute2-/);
+    expect(lines[6]).toMatch(/libnftables\.so\.1$/);
+    expect(lines[7]).toBe('certs');
+  });
+
+  it('carries nothing the program does not need: no npm, TypeScript, esbuild, vitest, source maps, apt lists', async () => {
+    const out = await shell("find / -xdev \\( -name npm -o -name npx -o -name typescript -o -name esbuild -o -name vitest -o -name '*.map' -o -name '*.ts' \\) -print; ls /var/lib/apt/lists | wc -l; ls /usr/share/doc | wc -l; ls /usr/share/man 2>/dev/null | wc -l");
+    const lines = out.trim().split('\n');
+    expect(lines.slice(0, -3)).toEqual([]);
+    expect(lines.slice(-3, -2)).toEqual(['0']);
+  });
+
+  it(`is within the size budget (${SIZE_BUDGET / 1e6} MB uncompressed)`, async () => {
+    const size = Number(await inspect('{{.Size}}'));
+    expect(size).toBeGreaterThan(50_000_000);
+    expect(size).toBeLessThanOrEqual(SIZE_BUDGET);
+  });
+
+  it('HEALTHCHECK runs `containerboot health`', async () => {
+    const hc = JSON.parse(await inspect('{{json .Config.Healthcheck}}'));
+    expect(hc.Test).toEqual(['CMD', '/usr/local/bin/containerboot', 'health']);
+  });
+
+  it('bad input: exit 1 with the one-line `invalid configuration:` message, nothing started', async () => {
+    const r = await podman(['run', '--rm', '--network', 'none', '-e', 'TS_BOOT_TIMEOUT=abc', image], 30_000);
+    expect(r.code).toBe(1);
+    const lines = (r.stdout + r.stderr).trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/invalid configuration: error parsing TS_BOOT_TIMEOUT value "abc": time: invalid duration "abc"$/);
+  });
+});
+
+describe('a running container', () => {
+  let c: Container;
+  beforeAll(async () => { c = await startIdle(); }, 60_000);
+
+  it('PID 1 is Node running containerboot, with no shell in between', async () => {
+    const r = await c.exec(['sh', '-c', 'tr "\\0" " " </proc/1/cmdline; echo; readlink /proc/1/exe; for p in /proc/[0-9]*; do cat $p/comm; done | sort -u']);
+    const [cmdline, exe, ...comms] = r.stdout.trim().split('\n');
+    expect(cmdline.trim()).toBe('/usr/local/lib/containerboot/node /usr/local/bin/containerboot');
+    expect(exe).toBe('/usr/local/lib/containerboot/node');
+    // Only the program, tailscaled, and this exec's own sh/cat/sort/tr.
+    expect(comms.filter((x) => !['sh', 'cat', 'sort', 'tr'].includes(x))).toEqual(['node', 'tailscaled']);
+  });
+
+  it('the health check is unhealthy before Running, with the reason', async () => {
+    const r = await c.exec(['/usr/local/bin/containerboot', 'health']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe("unhealthy: tailscaled's BackendState is NeedsLogin, not Running");
+    expect((await podman(['healthcheck', 'run', c.name])).code).not.toBe(0);
+  });
+
+  it('reaps a process orphaned inside the container (PID 1)', async () => {
+    const r = await c.exec(['sh', '-c', 'sleep 1 & echo $!']);
+    const pid = Number(r.stdout.trim());
+    expect(pid).toBeGreaterThan(1);
+    // The orphan was re-parented to PID 1; once it exits, PID 1 must wait() it or a zombie stays.
+    await waitFor(`orphan ${pid} reaped`, async () => (await c.exec(['cat', `/proc/${pid}/status`])).code !== 0, 10_000, 250);
+  });
+
+  afterAll(async () => { await c?.remove(); });
+});
+
+function inspect(format: string): Promise<string> {
+  return podman(['image', 'inspect', '--format', format, image]).then((r) => {
+    if (r.code !== 0) throw new Error(`podman image inspect ${image}: ${r.stderr}`);
+    return r.stdout.trim();
+  });
+}

@@ -1,0 +1,96 @@
+// Switching from upstream's image to this one and back, on the same state volume and in the same
+// network namespace (as `docker run --network host` users do; here the namespace is a lab one, never
+// the host's): the node identity is kept, and neither side leaves duplicate or conflicting rules.
+// Upstream's image is the local stand-in test/image/upstream.Dockerfile (upstream's own binaries).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Lab, type LabNode, type Peer, waitFor } from '../lab/lab.js';
+import { ensureImage, labContainerEnv, podman, removeAllContainers, runContainer, stateDir } from './podman.js';
+
+let ours: string;
+let upstream: string;
+let lab: Lab;
+let cluster: LabNode;
+let laptop: Peer;
+
+beforeAll(async () => {
+  ours = ensureImage();
+  upstream = ensureImage('upstream');
+  lab = await Lab.start({ name: 'image-switch' });
+  cluster = await lab.addNode('cluster', { cluster: true });
+  await lab.startWebServer(cluster, 'cluster-backend', 8080);
+  laptop = await lab.startPeer('laptop', { hostname: 'laptop', kernel: true });
+}, 20 * 60_000);
+afterAll(async () => {
+  await removeAllContainers();
+  await lab?.teardown();
+}, 120_000);
+
+/** Every rule in the namespace, per backend: iptables-legacy (v4, v6) and nftables (incl. iptables-nft's tables). */
+async function rules(node: LabNode): Promise<{ legacy: string[]; nft: string[] }> {
+  const legacy: string[] = [];
+  for (const cmd of ['iptables-legacy-save', 'ip6tables-legacy-save']) {
+    let table = '';
+    for (const l of (await lab.exec(node, [cmd])).stdout.split('\n')) {
+      if (l.startsWith('*')) table = l;
+      if (l.startsWith('-A ')) legacy.push(`${cmd} ${table} ${l}`);
+    }
+  }
+  const nft: string[] = [];
+  let ctx: string[] = [];
+  for (const raw of (await lab.exec(node, ['nft', 'list', 'ruleset'])).stdout.split('\n')) {
+    const l = raw.trim();
+    if (/^(table|chain) /.test(l)) ctx = l.startsWith('table') ? [l] : [ctx[0], l];
+    else if (l !== '' && l !== '}' && !/^(type|policy) /.test(l)) nft.push(`${ctx.join(' / ')} / ${l}`);
+  }
+  return { legacy, nft };
+}
+
+const duplicates = (xs: string[]) => xs.filter((x, i) => xs.indexOf(x) !== i);
+const dnatTo = (r: { legacy: string[]; nft: string[] }, ip: string) =>
+  [...r.legacy, ...r.nft].filter((l) => l.includes(`--to-destination ${ip}`) || l.includes(`dnat to ${ip}`) || l.includes(`dnat ip to ${ip}`));
+
+describe('upstream image → this image → upstream image, same volume and network namespace', () => {
+  it('keeps the node identity and leaves no duplicate or conflicting rules', async () => {
+    const pod = await lab.addNode('switch', { lan: true, cluster: true });
+    await lab.exec(pod, ['sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+    const key = await lab.createKey({ reusable: true });
+    const volume = stateDir(pod, 'state');
+    const env = {
+      ...labContainerEnv(), TS_AUTHKEY: key, TS_HOSTNAME: 'img-switch', TS_STATE_DIR: '/var/lib/tailscale',
+      TS_USERSPACE: 'false', TS_DEST_IP: cluster.clusterIP!,
+    };
+    const flags = ['--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', '--device', '/dev/net/tun', '-v', `${volume}:/var/lib/tailscale`];
+    let identity: { id: string; ips: string[] } | undefined;
+    const report: string[] = [];
+
+    for (const [i, image] of [upstream, ours, upstream].entries()) {
+      const which = `${i + 1}. ${image === ours ? 'this image' : 'upstream stand-in'}`;
+      const c = await runContainer({ image, node: pod, env, flags });
+      const st = await c.waitRunning(90_000);
+      if (identity === undefined) identity = { id: st.Self.ID, ips: st.TailscaleIPs };
+      expect({ id: st.Self.ID, ips: st.TailscaleIPs }, which).toEqual(identity);
+      const ip = identity.ips.find((a) => !a.includes(':'))!;
+      await laptop.waitForPeer('img-switch');
+      const res = await waitFor(`${which}: the backend through ${ip}`, async () => {
+        const x = await lab.curl(laptop.node, `http://${ip}:8080/switch`, 3);
+        return x.status === 200 ? x : undefined;
+      }, 30_000, 300);
+      expect(res.body).toContain('hello from cluster-backend');
+
+      const running = await rules(pod);
+      expect(duplicates(running.legacy), `${which}: duplicate iptables-legacy rules`).toEqual([]);
+      expect(duplicates(running.nft), `${which}: duplicate nftables rules`).toEqual([]);
+      // One DNAT to the backend, in one backend: not one per image that ever ran.
+      expect(dnatTo(running, cluster.clusterIP!), `${which}: DNAT rules to the backend`).toHaveLength(1);
+      report.push(`${which}: ${running.legacy.length} legacy + ${running.nft.length} nft rules while running`);
+
+      const stop = await podman(['stop', '-t', '20', c.name], 60_000);
+      expect(stop.code, stop.stderr).toBe(0);
+      expect(await c.waitExited(), `${which} exit code`).toBe(0);
+      expect((await c.logs()).includes(key), `${which}: auth key in the log`).toBe(false);
+      await c.remove();
+    }
+    expect((await lab.headscale.nodes()).filter((n) => n.name === 'img-switch')).toHaveLength(1);
+    console.log(report.join('\n'));
+  }, 600_000);
+});
