@@ -28,21 +28,26 @@ WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
-COPY scripts/build.mjs scripts/image-payload.mjs scripts/
+COPY scripts/build.mjs scripts/image-payload.mjs scripts/install-go-tools.sh scripts/
 COPY src src
 RUN node scripts/build.mjs \
  && STRIP=$([ "$TARGETARCH" = arm64 ] && [ "$(uname -m)" != aarch64 ] && echo aarch64-linux-gnu-strip || echo strip) \
     node scripts/image-payload.mjs "$TARGETARCH" /out
 
-# iptables/ip6tables on the legacy backend as upstream's image (hosts without nf_tables, #17854);
-# iptables-nft and nftables/libnftables for the other firewall modes; iproute2; CA certificates.
-FROM ${BASE_IMAGE}
-RUN apt-get update && apt-get install -y --no-install-recommends iptables nftables libnftables1 iproute2 ca-certificates \
- && update-alternatives --set iptables /usr/sbin/iptables-legacy \
- && update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /var/lib/dpkg/*-old /var/log/*
+# The runtime root file system: Debian's iptables (legacy for iptables/ip6tables, as upstream's image,
+# for hosts without nf_tables, #17854), iptables-nft, nftables/libnftables, iproute2 and the CA
+# bundle; then pruned to what runs (no package manager: scripts/image-rootfs.sh says what stays).
+FROM ${BASE_IMAGE} AS rootfs
+COPY scripts/image-rootfs.sh /tmp/
+RUN bash /tmp/image-rootfs.sh && rm /tmp/image-rootfs.sh
+
+# One layer for the base (flattened: what the rootfs stage deleted costs nothing), one for
+# tailscaled, one for Node + the bundle.
+FROM scratch
+COPY --from=rootfs / /
 COPY --from=tailscale /out/ /
 COPY --from=app /out/ /
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 # `containerboot health` asks tailscaled's LocalAPI (or /healthz when TS_ENABLE_HEALTH_CHECK is on).
 HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 CMD ["/usr/local/bin/containerboot", "health"]
 ENTRYPOINT ["/usr/local/bin/containerboot"]

@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 case "${1:-containerboot}" in
   containerboot) DOCKERFILE=Dockerfile; IMAGE="${CONTAINERBOOT_IMAGE:-localhost/containerboot:dev}"
-    CONTEXT_FILES=(.dockerignore package.json package-lock.json tsconfig.json scripts/build.mjs scripts/image-payload.mjs src) ;;
+    CONTEXT_FILES=(.dockerignore package.json package-lock.json tsconfig.json scripts/build.mjs scripts/image-payload.mjs scripts/image-rootfs.sh scripts/install-go-tools.sh src) ;;
   upstream) DOCKERFILE=test/image/upstream.Dockerfile; IMAGE="${CONTAINERBOOT_UPSTREAM_IMAGE:-localhost/tailscale-upstream:v1.102.3}"
     CONTEXT_FILES=() ;;
   *) echo "usage: bash scripts/image.sh [containerboot|upstream]" >&2; exit 2 ;;
@@ -60,7 +60,7 @@ echo "image: building $IMAGE${PLATFORM:+ for $PLATFORM}" >&2
 start=$(date +%s)
 # --network host: the RUN steps use this host's network namespace (no bridge, no firewall rules
 # added to the host); they download from Debian's and npm's servers like the host does.
-podman build --format docker --layers --network host \
+podman build --format docker --layers --jobs 2 --network host \
   ${PLATFORM:+--platform "$PLATFORM"} \
   -v "$gomod:/go/pkg/mod" -v "$gobuild:/root/.cache/go-build" -v "$npmcache:/root/.npm" \
   --label "containerboot.inputs=$inputs" -f "$DOCKERFILE" -t "$IMAGE" . >&2
