@@ -83,11 +83,22 @@ describe('the image', () => {
   });
 
   it('bad input: exit 1 with the one-line `invalid configuration:` message, nothing started', async () => {
-    const r = await podman(['run', '--rm', '--network', 'none', '-e', 'TS_BOOT_TIMEOUT=abc', image], 30_000);
-    expect(r.code).toBe(1);
-    const lines = (r.stdout + r.stderr).trim().split('\n');
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/invalid configuration: error parsing TS_BOOT_TIMEOUT value "abc": time: invalid duration "abc"$/);
+    // Detached, so the container's own output is read (podman prints its own warnings on stderr).
+    const name = `cbimg-badinput-${process.pid}`;
+    const r = await podman(['run', '-d', '--name', name, '--network', 'none', '-e', 'TS_BOOT_TIMEOUT=abc', image], 30_000);
+    expect(r.code, r.stderr).toBe(0);
+    const c = new Container(name);
+    try {
+      expect(await c.waitExited()).toBe(1);
+      const lines = (await c.logs()).trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/invalid configuration: error parsing TS_BOOT_TIMEOUT value "abc": time: invalid duration "abc"$/);
+      // Nothing started: no tailscaled, and no state or socket written in the (never mounted) file system.
+      const diff = await podman(['diff', name]);
+      expect(diff.stdout.split('\n').filter((l) => /tailscale/.test(l))).toEqual([]);
+    } finally {
+      await c.remove();
+    }
   });
 });
 
@@ -96,12 +107,17 @@ describe('a running container', () => {
   beforeAll(async () => { c = await startIdle(); }, 60_000);
 
   it('PID 1 is Node running containerboot, with no shell in between', async () => {
-    const r = await c.exec(['sh', '-c', 'tr "\\0" " " </proc/1/cmdline; echo; readlink /proc/1/exe; for p in /proc/[0-9]*; do cat $p/comm; done | sort -u']);
-    const [cmdline, exe, ...comms] = r.stdout.trim().split('\n');
+    // Every process but this exec's own shell and its children: pid, parent, executable.
+    const r = await c.exec(['sh', '-c', 'tr "\\0" " " </proc/1/cmdline; echo; for p in /proc/[0-9]*; do pid=${p#/proc/}; ' +
+      'pp=$(sed -n "s/^PPid:\\t//p" $p/status); [ "$pid" = $$ ] || [ "$pp" = $$ ] || echo "$pid $pp $(readlink $p/exe)"; done']);
+    const [cmdline, ...procs] = r.stdout.trim().split('\n');
     expect(cmdline.trim()).toBe('/usr/local/lib/containerboot/node /usr/local/bin/containerboot');
-    expect(exe).toBe('/usr/local/lib/containerboot/node');
-    // Only the program, tailscaled, and this exec's own sh/cat/sort/tr.
-    expect(comms.filter((x) => !['sh', 'cat', 'sort', 'tr'].includes(x))).toEqual(['node', 'tailscaled']);
+    const ps = procs.map((l) => l.split(' ')).map(([pid, ppid, exe]) => ({ pid: Number(pid), ppid: Number(ppid), exe }));
+    expect(ps.find((p) => p.pid === 1)?.exe).toBe('/usr/local/lib/containerboot/node');
+    // tailscaled (and the `tailscale up` waiting for a login, the same binary) are PID 1's children.
+    expect(ps.filter((p) => p.pid !== 1).map((p) => [p.ppid, p.exe])).toEqual(
+      expect.arrayContaining([[1, '/usr/local/bin/tailscaled']]));
+    expect(ps.filter((p) => p.pid !== 1).every((p) => p.ppid === 1 && p.exe === '/usr/local/bin/tailscaled'), JSON.stringify(ps)).toBe(true);
   });
 
   it('the health check is unhealthy before Running, with the reason', async () => {
@@ -112,9 +128,11 @@ describe('a running container', () => {
   });
 
   it('reaps a process orphaned inside the container (PID 1)', async () => {
-    const r = await c.exec(['sh', '-c', 'sleep 1 & echo $!']);
+    const r = await c.exec(['sh', '-c', 'sleep 2 & echo $!']);
     const pid = Number(r.stdout.trim());
     expect(pid).toBeGreaterThan(1);
+    const status = await c.exec(['cat', `/proc/${pid}/status`]);
+    expect(status.stdout, 'the orphan is re-parented to PID 1').toMatch(/^PPid:\t1$/m);
     // The orphan was re-parented to PID 1; once it exits, PID 1 must wait() it or a zombie stays.
     await waitFor(`orphan ${pid} reaped`, async () => (await c.exec(['cat', `/proc/${pid}/status`])).code !== 0, 10_000, 250);
   });

@@ -93,8 +93,13 @@ export class Container {
     await waitFor(`${this.name} exited`, async () => (await this.inspect('{{.State.Status}}')) === 'exited', timeoutMs, 200);
     return Number(await this.inspect('{{.State.ExitCode}}'));
   }
+  /** Stops (SIGTERM, then SIGKILL after 10 s) and removes it. podman 4.3's `rm -f` can fail with
+   *  "container state improper" when the container exits during its own stop: then once more. */
   async remove(): Promise<void> {
-    await podman(['rm', '-f', '-t', '2', this.name], 30_000);
+    for (let i = 0; i < 3; i++) {
+      await podman(['rm', '-f', '-t', '10', this.name], 30_000);
+      if ((await podman(['container', 'exists', this.name])).code !== 0) break;
+    }
     started.delete(this.name);
   }
 }
