@@ -6,7 +6,8 @@
 #
 # Kept: the dependency closure (Depends/Pre-Depends, no Recommends) of the tools the image runs —
 # iptables (legacy and nft), nftables/libnftables, iproute2, bash, dash (/bin/sh), coreutils,
-# findutils, grep, sed, tar (`kubectl cp`), and Node's libstdc++/libgcc — minus the package
+# findutils, grep, sed, tar (`kubectl cp`), procps and pidof (as busybox gives upstream's image), and
+# Node's libstdc++/libgcc — minus the package
 # manager itself (dpkg, debconf). Every other package's files go (apt, perl-base, util-linux, PAM,
 # login/passwd, e2fsprogs, tzdata, gnutls, ...), as do ca-certificates and openssl: only the CA
 # bundle they generate, /etc/ssl/certs/ca-certificates.crt, stays. Also gone: glibc's gconv
@@ -17,17 +18,18 @@ set -euo pipefail
 
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-  iptables nftables libnftables1 iproute2 ca-certificates >/dev/null
+  iptables nftables libnftables1 iproute2 ca-certificates procps >/dev/null
 update-alternatives --set iptables /usr/sbin/iptables-legacy
 update-alternatives --set ip6tables /usr/sbin/ip6tables-legacy
 
-ROOTS=(iptables nftables libnftables1 iproute2 bash dash coreutils findutils grep sed tar
+ROOTS=(iptables nftables libnftables1 iproute2 bash dash coreutils findutils grep sed tar procps sysvinit-utils
   libstdc++6 libgcc-s1 base-files base-passwd netbase)
 NO_PACKAGE_MANAGER=(dpkg debconf libdebconfclient0)
+all=$(dpkg-query -W -f='${Package}\n' | sort -u)
+# (apt-cache also names uninstalled alternatives of "a | b" dependencies: only installed ones count.)
 keep=$(apt-cache depends --recurse --installed --no-recommends --no-suggests --no-conflicts \
          --no-breaks --no-replaces --no-enhances "${ROOTS[@]}" | grep '^[a-z0-9]' | sort -u |
-       grep -vxF -f <(printf '%s\n' "${NO_PACKAGE_MANAGER[@]}"))
-all=$(dpkg-query -W -f='${Package}\n' | sort -u)
+       grep -vxF -f <(printf '%s\n' "${NO_PACKAGE_MANAGER[@]}") | comm -12 - <(echo "$all"))
 drop=$(comm -23 <(echo "$all") <(echo "$keep"))
 
 # The status file scanners read, for the kept packages only (written before dpkg goes).
