@@ -77,6 +77,12 @@ describe('the image', () => {
     expect(size).toBeLessThanOrEqual(SIZE_BUDGET);
   });
 
+  it('the entrypoint needs nothing on PATH (the shebang names Node; no dirname, readlink or node looked up)', async () => {
+    const r = await podman(['run', '--rm', '--network', 'none', '-e', 'PATH=/nonexistent', image, '--version'], 30_000);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^containerboot \d+\.\d+\.\d+\n {2}built to pair with tailscaled v1\.102\.3\b/);
+  });
+
   it('HEALTHCHECK runs `containerboot health`', async () => {
     const hc = JSON.parse(await inspect('{{json .Config.Healthcheck}}'));
     expect(hc.Test).toEqual(['CMD', '/usr/local/bin/containerboot', 'health']);

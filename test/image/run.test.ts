@@ -1,5 +1,7 @@
 // The image run the way Docker users run upstream's image (`podman run -e TS_...`), each container
 // joined to a lab namespace's network so it reaches the lab's headscale and tailnet peers.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, type LabNode, type Peer, waitFor } from '../lab/lab.js';
 import { type Container, ensureImage, labContainerEnv, podman, removeAllContainers, runContainer, stateDir } from './podman.js';
@@ -43,7 +45,8 @@ describe('the image on the lab tailnet', () => {
     const st = await c.waitRunning();
     const ip = st.TailscaleIPs.find((a: string) => !a.includes(':'));
     await laptop.waitForPeer('img-user');
-    const ping = await laptop.cli(['ping', '--c=5', '--timeout=5s', ip]);
+    // TSMP: answered by the container's tailscaled inside the WireGuard tunnel (not only disco).
+    const ping = await laptop.cli(['ping', '--tsmp', '--c=5', '--timeout=5s', ip]);
     expect(ping.stdout, ping.stderr).toMatch(/pong from img-user/);
 
     const hc = await podman(['healthcheck', 'run', c.name]);
@@ -124,6 +127,31 @@ describe('the image on the lab tailnet', () => {
     await r.waitRunning();
     await expectNoKey(r, key);
   }, 180_000);
+
+  it('Docker-secrets style: TS_AUTHKEY_FILE=/run/secrets/authkey from `podman run --secret` logs in; the key is in no log or env', async () => {
+    const pod = await lab.addNode('secret', { lan: true });
+    const key = await lab.createKey();
+    const file = path.join(pod.dir, 'authkey');
+    fs.writeFileSync(file, `${key}\n`, { mode: 0o600 }); // as `echo "$KEY" > file` writes it
+    const secret = `cbimg-authkey-${process.pid}`;
+    const created = await podman(['secret', 'create', secret, file]);
+    expect(created.code, created.stderr).toBe(0);
+    try {
+      const c = await runContainer({
+        image, node: pod,
+        env: { ...labContainerEnv(), TS_AUTHKEY_FILE: '/run/secrets/authkey', TS_HOSTNAME: 'img-secret' },
+        flags: ['--secret', `${secret},type=mount,target=authkey`],
+      });
+      const st = await c.waitRunning();
+      expect(st.Self.HostName).toBe('img-secret');
+      expect((await lab.headscale.nodes()).filter((n) => n.name === 'img-secret')).toHaveLength(1);
+      expect((await c.exec(['cat', '/run/secrets/authkey'])).stdout.trim()).toBe(key);
+      expect(await c.inspect('{{json .Config.Env}}')).not.toContain(key);
+      await expectNoKey(c, key);
+    } finally {
+      await podman(['secret', 'rm', secret]);
+    }
+  }, 120_000);
 
   it('non-root user and a read-only root file system, state on a volume (userspace)', async () => {
     const pod = await lab.addNode('ro', { lan: true });
