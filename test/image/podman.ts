@@ -12,7 +12,8 @@ import { REPO_ROOT } from '../lab/tools.js';
 export const UPSTREAM_IMAGE = process.env.CONTAINERBOOT_UPSTREAM_IMAGE ?? 'localhost/tailscale-upstream:v1.102.3';
 
 /** Builds the image if it is not current (cached: seconds when nothing changed) and returns its reference. */
-export function ensureImage(script = 'scripts/image.sh'): string {
+export function ensureImage(which: 'containerboot' | 'upstream' = 'containerboot'): string {
+  const script = `scripts/image.sh ${which}`;
   try {
     execFileSync('sh', ['-c', 'command -v podman'], { stdio: 'ignore' });
   } catch {
@@ -20,7 +21,7 @@ export function ensureImage(script = 'scripts/image.sh'): string {
   }
   let out: string;
   try {
-    out = execFileSync('bash', [path.join(REPO_ROOT, script)], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000, maxBuffer: 64 << 20 });
+    out = execFileSync('bash', [path.join(REPO_ROOT, 'scripts/image.sh'), which], { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15 * 60_000, maxBuffer: 64 << 20 });
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new Error(`${script} failed: ${(err.stderr ?? err.message).trim().split('\n').slice(-15).join('\n')}`);

@@ -62,6 +62,7 @@ describe('upstream image → this image → upstream image, same volume and netw
     const flags = ['--cap-add', 'NET_ADMIN', '--cap-add', 'NET_RAW', '--device', '/dev/net/tun', '-v', `${volume}:/var/lib/tailscale`];
     let identity: { id: string; ips: string[] } | undefined;
     const report: string[] = [];
+    const problems: string[] = [];
 
     for (const [i, image] of [upstream, ours, upstream].entries()) {
       const which = `${i + 1}. ${image === ours ? 'this image' : 'upstream stand-in'}`;
@@ -77,11 +78,15 @@ describe('upstream image → this image → upstream image, same volume and netw
       }, 30_000, 300);
       expect(res.body).toContain('hello from cluster-backend');
 
+      // Rule problems are collected over all three runs, so one run shows the whole picture.
       const running = await rules(pod);
-      expect(duplicates(running.legacy), `${which}: duplicate iptables-legacy rules`).toEqual([]);
-      expect(duplicates(running.nft), `${which}: duplicate nftables rules`).toEqual([]);
+      const dupL = duplicates(running.legacy);
+      const dupN = duplicates(running.nft);
+      if (dupL.length > 0) problems.push(`${which}: duplicate iptables-legacy rules:\n  ${dupL.join('\n  ')}`);
+      if (dupN.length > 0) problems.push(`${which}: duplicate nftables rules:\n  ${dupN.join('\n  ')}`);
       // One DNAT to the backend, in one backend: not one per image that ever ran.
-      expect(dnatTo(running, cluster.clusterIP!), `${which}: DNAT rules to the backend`).toHaveLength(1);
+      const dnat = dnatTo(running, cluster.clusterIP!);
+      if (dnat.length !== 1) problems.push(`${which}: ${dnat.length} DNAT rules to the backend:\n  ${dnat.join('\n  ')}`);
       report.push(`${which}: ${running.legacy.length} legacy + ${running.nft.length} nft rules while running`);
 
       const stop = await podman(['stop', '-t', '20', c.name], 60_000);
@@ -92,5 +97,6 @@ describe('upstream image → this image → upstream image, same volume and netw
     }
     expect((await lab.headscale.nodes()).filter((n) => n.name === 'img-switch')).toHaveLength(1);
     console.log(report.join('\n'));
+    expect(problems, problems.join('\n')).toEqual([]);
   }, 600_000);
 });
