@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { health, judgeStatus, planProbe } from '../../src/cli/health.js';
 import { settingsFromEnv } from '../../src/settings/fromEnv.js';
-import { Health, healthRoute } from '../../src/http/endpoints.js';
+import { healthRoute } from '../../src/http/endpoints.js';
 import { startServer } from '../../src/http/server.js';
 import { FakeLocalAPI } from '../support/fakeLocalAPI.js';
 
@@ -81,14 +81,14 @@ describe('containerboot health', () => {
     expect(r.err).toMatch(new RegExp(`^unhealthy: cannot read tailscaled's status from its LocalAPI at ${sock}: .*ENOENT.*\\n$`));
   });
   it('uses /healthz when TS_ENABLE_HEALTH_CHECK is on', async () => {
-    const h = new Health('', '');
+    let healthy = false;
     const port = await freePort();
-    const srv = await startServer(`127.0.0.1:${port}`, [healthRoute(h)], () => {});
+    const srv = await startServer(`127.0.0.1:${port}`, [healthRoute(() => healthy, '', '')], () => {});
     cleanups.push(() => srv.close());
     const env = { TS_ENABLE_HEALTH_CHECK: 'true', TS_LOCAL_ADDR_PORT: `127.0.0.1:${port}`, TS_SOCKET: '/nonexistent/sock' };
     let r = await runHealth(env);
     expect(r).toEqual({ code: 1, out: '', err: `unhealthy: GET http://127.0.0.1:${port}/healthz: 503 node currently has no tailscale IPs\n` });
-    h.set(true);
+    healthy = true;
     r = await runHealth(env);
     expect(r).toEqual({ code: 0, out: `healthy: GET http://127.0.0.1:${port}/healthz: 200 ok\n`, err: '' });
   });
