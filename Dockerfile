@@ -9,12 +9,14 @@ ARG BASE_IMAGE=debian:bookworm-slim
 # tailscaled v1.102.3 from the Go module proxy with upstream's image build tags, plus ts_include_cli:
 # the CLI linked into tailscaled (upstream's own space saving: run as `tailscale`, it is the CLI),
 # so /usr/local/bin/tailscale is a symlink to it. -s -w drops the symbol table and DWARF (panics
-# still print function names). docs/IMAGE.md has what each choice saves.
+# still print function names). The version stamps make `tailscale version` print 1.102.3 rather
+# than `go install`'s 1.102.3-ERR-BuildInfo. docs/IMAGE.md has what each choice saves.
 FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS tailscale
 ARG TARGETARCH
 ARG TAILSCALE_VERSION=v1.102.3
 RUN CGO_ENABLED=0 GOARCH=$TARGETARCH go install -trimpath -tags ts_kube,ts_package_container,ts_include_cli \
-      -ldflags='-s -w' tailscale.com/cmd/tailscaled@$TAILSCALE_VERSION \
+      -ldflags="-s -w -X tailscale.com/version.longStamp=${TAILSCALE_VERSION#v} -X tailscale.com/version.shortStamp=${TAILSCALE_VERSION#v}" \
+      tailscale.com/cmd/tailscaled@$TAILSCALE_VERSION \
  && bin=$(go env GOPATH)/bin && if [ -d "$bin/linux_$TARGETARCH" ]; then bin=$bin/linux_$TARGETARCH; fi \
  && mkdir -p /out/usr/local/bin && cp "$bin/tailscaled" /out/usr/local/bin/ && ln -s tailscaled /out/usr/local/bin/tailscale
 

@@ -43,8 +43,8 @@ describe('the image', () => {
     ].join('; '));
     const [runSh, tsd, ts, exe] = out.trim().split('\n');
     expect(runSh).toBe('/usr/local/bin/containerboot');
-    expect(tsd).toMatch(/^1\.102\.3\b/);
-    expect(ts).toMatch(/^1\.102\.3\b/);
+    expect(tsd).toBe('1.102.3');
+    expect(ts).toBe('1.102.3');
     expect(exe).toBe('entrypoint-executable');
   });
 

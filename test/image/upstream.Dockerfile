@@ -10,6 +10,7 @@ ARG BASE_IMAGE=debian:bookworm-slim
 FROM ${GO_IMAGE} AS build
 ARG TAILSCALE_VERSION=v1.102.3
 RUN CGO_ENABLED=0 go install -trimpath -tags ts_kube,ts_package_container \
+      -ldflags="-X tailscale.com/version.longStamp=${TAILSCALE_VERSION#v} -X tailscale.com/version.shortStamp=${TAILSCALE_VERSION#v}" \
       tailscale.com/cmd/tailscaled@$TAILSCALE_VERSION tailscale.com/cmd/tailscale@$TAILSCALE_VERSION \
       tailscale.com/cmd/containerboot@$TAILSCALE_VERSION
 
