@@ -28,7 +28,8 @@ fs.mkdirSync(lib, { recursive: true });
 // The bundle. The source map stays out: stack traces name bundle lines, enough for bug reports,
 // and the map would be 0.6 MB of the image.
 const bundle = fs.readFileSync('dist/containerboot.cjs', 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
-fs.writeFileSync(path.join(lib, 'containerboot.cjs'), `#!${LIB}/node\n${bundle}`, { mode: 0o755 });
+// The kernel passes one argument after the interpreter: the V8 flag bin/containerboot also sets.
+fs.writeFileSync(path.join(lib, 'containerboot.cjs'), `#!${LIB}/node --max-semi-space-size=1\n${bundle}`, { mode: 0o755 });
 
 /** node_modules/<name> for this architecture: from the npm ci tree, else fetched at the lock's version. */
 function pkgDir(name, version, integrity) {
