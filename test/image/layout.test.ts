@@ -117,7 +117,8 @@ describe('a running container', () => {
     const r = await c.exec(['sh', '-c', 'tr "\\0" " " </proc/1/cmdline; echo; for p in /proc/[0-9]*; do pid=${p#/proc/}; ' +
       'pp=$(sed -n "s/^PPid:\\t//p" $p/status); [ "$pid" = $$ ] || [ "$pp" = $$ ] || echo "$pid $pp $(readlink $p/exe)"; done']);
     const [cmdline, ...procs] = r.stdout.trim().split('\n');
-    expect(cmdline.trim()).toBe('/usr/local/lib/containerboot/node /usr/local/bin/containerboot');
+    // The shebang's one argument (the V8 flag bin/containerboot also passes), then the script.
+    expect(cmdline.trim()).toBe('/usr/local/lib/containerboot/node --max-semi-space-size=1 /usr/local/bin/containerboot');
     const ps = procs.map((l) => l.split(' ')).map(([pid, ppid, exe]) => ({ pid: Number(pid), ppid: Number(ppid), exe }));
     expect(ps.find((p) => p.pid === 1)?.exe).toBe('/usr/local/lib/containerboot/node');
     // tailscaled (and the `tailscale up` waiting for a login, the same binary) are PID 1's children.

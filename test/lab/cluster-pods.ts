@@ -4,6 +4,7 @@
 // repository and the Go tools cache are hostPath mounts. So the pod runs the host's Debian
 // userland (iptables, nft, ip) and this checkout's bin/containerboot and pinned tailscaled.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -12,7 +13,10 @@ import { runOk } from './proc.js';
 import { REPO_ROOT, TOOLS_BIN, TOOLS_DIR } from './tools.js';
 import { labTailscaleEnv, LOGIN_SERVER } from './lab.js';
 
-export const HOSTROOT_IMAGE = 'localhost/cb-hostroot:v2';
+// The entrypoint and PATH baked into the image name this checkout and tools cache, so the tag
+// carries their hash: containerd keeps images across runs, and another checkout's image would
+// start a containerboot path that is not mounted here.
+export const HOSTROOT_IMAGE = `localhost/cb-hostroot:v2-${createHash('sha256').update(`${REPO_ROOT}\0${TOOLS_BIN}`).digest('hex').slice(0, 12)}`;
 
 const imports = new Map<string, Promise<string>>();
 
