@@ -35,7 +35,9 @@ export async function exitFor(d: Pick<BootDeps, 's' | 'client' | 'lc' | 'tasks'>
     return code;
   }
   await closeServers(st);
-  if (st.daemon) await shutdown(d, st);
+  // A clean exit (SIGTERM/SIGINT, nothing failed) removes our firewall rules; any other exit keeps
+  // them, so a crash-restart keeps forwarding until the next start reconciles them.
+  if (st.daemon) await shutdown(d, st, lc.root.signal.aborted && !d.tasks.error);
   // Whatever failed after the first SIGTERM/SIGINT is a consequence of the cancellation.
   if (lc.root.signal.aborted && !d.tasks.error) return 0;
   log(errText(err));
@@ -49,13 +51,26 @@ export async function exitGracefully(d: ShutdownDeps, st: BootState): Promise<ne
   throw new CancelledExit();
 }
 
-/** The shutdown routine (§2.6), run at most once. */
-export function shutdown(d: ShutdownDeps, st: BootState): Promise<void> {
-  st.shutdown ??= runShutdown(d, st);
+/**
+ * The shutdown routine (§2.6), run at most once. `removeRules`: after tailscaled has exited, remove
+ * every firewall rule and chain of ours in one batch (deliberate: upstream leaves its rules behind,
+ * and the next program in the same network namespace stacked its own beside them).
+ */
+export function shutdown(d: ShutdownDeps, st: BootState, removeRules = false): Promise<void> {
+  st.shutdown ??= runShutdown(d, st, removeRules);
   return st.shutdown;
 }
 
-async function runShutdown(d: ShutdownDeps, st: BootState): Promise<void> {
+async function removeFirewallRules(st: BootState): Promise<void> {
+  if (!st.firewall) return;
+  try {
+    await st.firewall.removeAll();
+  } catch (e) {
+    log(`Error removing firewall rules: ${errText(e)}`);
+  }
+}
+
+async function runShutdown(d: ShutdownDeps, st: BootState, removeRules: boolean): Promise<void> {
   const { s } = d;
   const daemon = st.daemon!;
   st.proxies?.close();
@@ -91,6 +106,7 @@ async function runShutdown(d: ShutdownDeps, st: BootState): Promise<void> {
     await daemon.exited;
   } finally {
     budget.clear();
+    if (removeRules) await removeFirewallRules(st);
     st.firewall?.close();
   }
 }

@@ -15,6 +15,8 @@ export interface Backend<S = unknown, O = unknown> {
   readonly families: readonly Family[];
   list(): Promise<S>;
   plan(snap: S, wants: GroupWant[]): { ops: O[]; next: S };
+  /** Removes everything of ours that `snap` holds (chains, tables, clamp rules); nobody else's. */
+  teardown(snap: S): { ops: O[]; next: S };
   apply(ops: O[]): Promise<void>;
   close(): void;
 }
@@ -51,7 +53,12 @@ export class FirewallEngine<S = unknown, O = unknown> implements Firewall {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.serial(() => this.reconcile(wants));
+    return this.serial(() => this.reconcile((snap) => this.backend.plan(snap, wants)));
+  }
+
+  /** Removes all our rules and chains in one batch (clean exit), so the next program starts clean. */
+  removeAll(): Promise<void> {
+    return this.serial(() => this.reconcile((snap) => this.backend.teardown(snap)));
   }
 
   close(): void {
@@ -76,11 +83,11 @@ export class FirewallEngine<S = unknown, O = unknown> implements Firewall {
     }
   }
 
-  private async reconcile(wants: GroupWant[]): Promise<void> {
+  private async reconcile(planFor: (snap: S) => { ops: O[]; next: S }): Promise<void> {
     const fresh = this.snap === undefined;
     const snap = this.snap ?? (await this.backend.list());
     this.snap = snap;
-    const p = this.backend.plan(snap, wants);
+    const p = planFor(snap);
     if (p.ops.length === 0) { this.snap = p.next; return; }
     try {
       await this.backend.apply(p.ops);
@@ -90,7 +97,7 @@ export class FirewallEngine<S = unknown, O = unknown> implements Firewall {
       // The cache may be stale (someone else changed the tables): list again and retry once.
       const again = await this.backend.list();
       this.snap = again;
-      const retry = this.backend.plan(again, wants);
+      const retry = planFor(again);
       if (retry.ops.length === 0) { this.snap = retry.next; return; }
       try {
         await this.backend.apply(retry.ops);

@@ -6,7 +6,7 @@ import { FirewallEngine, type Backend } from './engine.js';
 import type { ProxyRule } from './types.js';
 import { FirewallApplyError } from './errors.js';
 import { parseSave, renderRestore } from './iptablesText.js';
-import { emptySnapshot, opFamilies, planChains, type Op, type Snapshot } from './plan.js';
+import { emptySnapshot, opFamilies, planChains, planTeardown, type Op, type Snapshot } from './plan.js';
 import type { GroupWant } from './model.js';
 
 type Tables = Map<string, Map<string, string[]>>;
@@ -83,6 +83,10 @@ export class FakeBackend implements Backend<Snapshot, Op> {
 
   plan(snap: Snapshot, wants: GroupWant[]): { ops: Op[]; next: Snapshot } {
     return planChains(snap, wants);
+  }
+
+  teardown(snap: Snapshot): { ops: Op[]; next: Snapshot } {
+    return planTeardown(snap);
   }
 
   async apply(ops: Op[]): Promise<void> {

@@ -4,7 +4,7 @@ import type { Family } from '../util/netip.js';
 import type { Backend } from './engine.js';
 import { codeFromText, FirewallApplyError } from './errors.js';
 import { parseSave, renderRestore } from './iptablesText.js';
-import { emptySnapshot, opFamilies, planChains, type Op, type Snapshot } from './plan.js';
+import { emptySnapshot, opFamilies, planChains, planTeardown, type Op, type Snapshot } from './plan.js';
 import type { GroupWant } from './model.js';
 import { runProcess, type Runner } from './spawn.js';
 
@@ -54,6 +54,10 @@ export class IptablesBackend implements Backend<Snapshot, Op> {
 
   plan(snap: Snapshot, wants: GroupWant[]): { ops: Op[]; next: Snapshot } {
     return planChains(snap, wants);
+  }
+
+  teardown(snap: Snapshot): { ops: Op[]; next: Snapshot } {
+    return planTeardown(snap);
   }
 
   async apply(ops: Op[]): Promise<void> {

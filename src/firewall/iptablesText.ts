@@ -3,6 +3,7 @@
 import type { Family } from '../util/netip.js';
 import { TUN, type ConcreteRule, type Hook } from './model.js';
 import { chainKey, emptySnapshot, type ClampDir, type Op, type Snapshot } from './plan.js';
+import { parseUpstreamLine } from './upstreamIpt.js';
 
 const BUILTIN: Record<Hook, string> = { pre: 'PREROUTING', post: 'POSTROUTING' };
 const SUFFIX: Record<Hook, string> = { pre: 'PRE', post: 'POST' };
@@ -79,6 +80,12 @@ export function renderRestore(ops: Op[], family: Family): string {
   for (const o of ops) {
     if (o.family !== family) continue;
     if (o.op === 'clamp') { mangle.push(`-A FORWARD ${iptClampArgs(o.dir)}`); continue; }
+    if (o.op === 'unclamp') { mangle.push(`-D FORWARD ${iptClampArgs(o.dir)}`); continue; }
+    if (o.op === 'drop-upstream') {
+      // The line exactly as iptables-save printed it; -D removes one copy per line.
+      (o.rule.table === 'nat' ? nat : mangle).push(`-D ${o.rule.chain} ${o.rule.args}`);
+      continue;
+    }
     const chain = iptChain(o.tag, o.hook);
     if (o.op === 'delete') {
       nat.push(`-D ${BUILTIN[o.hook]} ${jump(o.tag, o.hook)}`, `:${chain} - [0:0]`, `-X ${chain}`);
@@ -129,6 +136,8 @@ export function parseSave(text: string, family: Family, into: Snapshot = emptySn
     }
     if (!line.startsWith('-A ')) continue;
     const chain = line.slice(3).split(' ')[0];
+    const left = parseUpstreamLine(family, table, chain, line.slice(4 + chain.length));
+    if (left) { into.upstream.push(left); continue; }
     const id = commentOf(line);
     if (id === undefined) continue;
     if (table === 'nat') {

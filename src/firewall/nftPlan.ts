@@ -54,7 +54,9 @@ export type NftOp =
   | { op: 'group-chain'; family: Family; hook: Hook; tag: string; rules: ConcreteRule[] | null; exists: boolean }
   /** Rewrite a base chain: its lookup rules, then one jump per tag. */
   | { op: 'base'; family: Family; hook: Hook; tags: string[] }
-  | { op: 'clamp'; family: Family; dir: ClampDir };
+  | { op: 'clamp'; family: Family; dir: ClampDir }
+  /** Deletes the family's `containerboot` table with everything in it (teardown). */
+  | { op: 'drop-table'; family: Family };
 
 const FAMILIES: Family[] = [4, 6];
 const HOOKS: Hook[] = ['pre', 'post'];
@@ -219,4 +221,12 @@ export function planNft(snap: NftSnapshot, wants: GroupWant[], families: readonl
   }
   const next: NftSnapshot = { elems, groups, groupChains, jumps, skeleton, legacy: [], clamp };
   return { ops, next };
+}
+
+/** Our tables, deleted (a clean exit): each family where the listing found anything of ours. */
+export function planNftTeardown(snap: NftSnapshot, families: readonly Family[]): { ops: NftOp[]; next: NftSnapshot } {
+  const has = (f: Family) => snap.skeleton.has(f) || snap.legacy.some((l) => l.startsWith(`${f} `))
+    || [...snap.elems.keys(), ...snap.groupChains.keys(), ...snap.clamp].some((k) => k.startsWith(`${f}`));
+  const ops: NftOp[] = families.filter(has).map((family) => ({ op: 'drop-table', family }));
+  return { ops, next: ops.length ? emptyNftSnapshot() : snap };
 }

@@ -5,7 +5,7 @@ import type { Backend } from './engine.js';
 import { FirewallApplyError } from './errors.js';
 import { nftRun } from './libnftables.js';
 import type { GroupWant } from './model.js';
-import { emptyNftSnapshot, planNft, type NftOp, type NftSnapshot } from './nftPlan.js';
+import { emptyNftSnapshot, planNft, planNftTeardown, type NftOp, type NftSnapshot } from './nftPlan.js';
 import { nftListCmd, parseNftList, renderNft } from './nftText.js';
 
 export class NftablesBackend implements Backend<NftSnapshot, NftOp> {
@@ -29,6 +29,10 @@ export class NftablesBackend implements Backend<NftSnapshot, NftOp> {
 
   plan(snap: NftSnapshot, wants: GroupWant[]): { ops: NftOp[]; next: NftSnapshot } {
     return planNft(snap, wants, this.families);
+  }
+
+  teardown(snap: NftSnapshot): { ops: NftOp[]; next: NftSnapshot } {
+    return planNftTeardown(snap, this.families);
   }
 
   async apply(ops: NftOp[]): Promise<void> {

@@ -40,5 +40,10 @@ export interface Firewall {
    * groups small (one per service or proxy); nftables diffs map elements one by one. Invalid rules reject with InvalidRuleError before anything is written.
    */
   apply(groups: Record<string, ProxyRule[]>): Promise<void>;
+  /**
+   * Removes every rule and chain this program installs (all groups, the clamp rules), in one batch.
+   * For a clean exit: the next program in the same network namespace starts clean. Others' rules stay.
+   */
+  removeAll(): Promise<void>;
   close(): void;
 }

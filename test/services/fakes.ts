@@ -11,6 +11,8 @@ export class FakeFirewall implements Firewall {
   failNext: Error | undefined;
   constructor(public ipv6NAT = true) {}
   hasIPv6NAT(): boolean { return this.ipv6NAT; }
+  removed = 0;
+  async removeAll(): Promise<void> { this.removed++; this.groups.clear(); }
   async apply(groups: Record<string, ProxyRule[]>): Promise<void> {
     if (this.failNext) { const e = this.failNext; this.failNext = undefined; throw e; }
     this.batches.push(structuredClone(groups));

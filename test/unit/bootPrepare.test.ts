@@ -15,7 +15,7 @@ import { warmRunLoop } from '../../src/boot/warmUp.js';
 import { warmFirewallPaths } from '../../src/boot/warmFirewall.js';
 
 function fakeFirewall(): Firewall & { closed: number } {
-  return { mode: 'fake', closed: 0, hasIPv6NAT: () => true, apply: async () => undefined, close() { this.closed++; } };
+  return { mode: 'fake', closed: 0, hasIPv6NAT: () => true, apply: async () => undefined, removeAll: async () => undefined, close() { this.closed++; } };
 }
 
 function deps(env: Record<string, string>, c: Components): BootDeps {
