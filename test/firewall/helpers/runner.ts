@@ -15,6 +15,8 @@ export interface RunnerStep {
   groups?: Record<string, ProxyRule[]>;
   /** Singleton proxies: env for settings, own addresses, peers. */
   proxies?: { env: Record<string, string>; addrs: string[]; peers?: NodeInfo[] };
+  /** Firewall.removeAll() (what a clean exit does). */
+  removeAll?: boolean;
 }
 
 export interface RunnerInput {
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
       // Chaos tests start their kill timer at this mark (the batch begins right after it).
       if (process.env.CBFW_MARK) process.stderr.write('CBFW-APPLY\n');
       if (step.groups) await fw.apply(step.groups);
+      if (step.removeAll) await fw.removeAll();
       if (step.proxies) {
         const settings = settingsFromEnv({ TS_USERSPACE: 'false', ...step.proxies.env }).settings;
         const p = new SingletonProxies({ settings, firewall: fw, ensureForwarding: async () => undefined });
