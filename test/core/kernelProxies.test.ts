@@ -31,28 +31,37 @@ function makeNetns(): string {
 const run = (args: string[]) => execFileSync('ip', ['netns', 'exec', ns!, ...args], { encoding: 'utf8' });
 
 describe.each(['nftables', 'iptables'])('kernel-mode proxies with the real %s backend', (mode) => {
-  it('TS_DEST_IP rules (DNAT + MSS clamp) are installed once and survive a restart without duplicates', async () => {
+  it('TS_DEST_IP rules (DNAT + MSS clamp): once, kept over a crash without duplicates, removed on a clean exit', async () => {
     const name = makeNetns();
     const env = {
       TS_AUTHKEY: 'k', TS_USERSPACE: 'false', TS_DEST_IP: '10.9.9.9', TS_DEBUG_FIREWALL_MODE: mode,
       TS_TEST_FAKE_NETFILTER: 'false', TS_TEST_ONLY_ROOT: '/',
     };
-    for (let round = 0; round < 2; round++) {
+    const ours = () => {
+      const dump = mode === 'nftables' ? run(['nft', 'list', 'ruleset']) : run(['iptables-save', '-t', 'nat']) + run(['iptables-save', '-t', 'mangle']);
+      const lines = dump.split('\n');
+      return { dump, dnat: lines.filter((l) => /100\.64\.0\.1/.test(l) && /10\.9\.9\.9/.test(l)).length, clamps: lines.filter((l) => /maxseg|TCPMSS/.test(l)).length };
+    };
+    // Round 0 crashes (SIGKILL: no shutdown phase), round 1 exits cleanly (SIGTERM).
+    for (const sig of ['SIGKILL', 'SIGTERM'] as const) {
       scn = new Scenario({ env, wrap: ['ip', 'netns', 'exec', name] });
       const s = await scn.start();
       s.api.cliHandler = (call, api) => { if (call.args.includes('up')) goRunning(api); return 0; };
       await s.waitLog('Startup complete, waiting for shutdown signal');
       expect(s.hasLog('Installing proxy rules')).toBe(true);
-      s.signal('SIGTERM');
-      expect((await s.waitExit()).code).toBe(0);
+      const running = ours();
+      expect([running.dnat, running.clamps], `${sig} round, running:\n${running.dump}`).toEqual([1, 2]);
+      s.signal(sig);
+      const exit = await s.waitExit();
+      if (sig === 'SIGTERM') expect(exit.code).toBe(0);
       await s.cleanup(); scn = undefined;
+      const after = ours();
+      // A crash keeps the rules (the next start reconciles them); a clean exit removes ours.
+      expect([after.dnat, after.clamps], `after ${sig}:\n${after.dump}`).toEqual(sig === 'SIGKILL' ? [1, 2] : [0, 0]);
     }
     expect(run(['cat', '/proc/sys/net/ipv4/ip_forward']).trim()).toBe('1');
-    const dump = mode === 'nftables' ? run(['nft', 'list', 'ruleset']) : run(['iptables-save', '-t', 'nat']) + run(['iptables-save', '-t', 'mangle']);
-    const dnat = dump.split('\n').filter((l) => /100\.64\.0\.1/.test(l) && /10\.9\.9\.9/.test(l));
-    expect(dnat.length, dump).toBe(1);
-    const clamps = dump.split('\n').filter((l) => /maxseg|TCPMSS/.test(l));
-    expect(clamps.length, dump).toBe(2);
+    if (mode === 'nftables') expect(run(['nft', 'list', 'ruleset'])).not.toContain('containerboot');
+    else expect(run(['iptables-save'])).not.toMatch(/CB-[0-9a-f]{16}|containerboot/);
   });
 });
 
