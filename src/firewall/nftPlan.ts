@@ -10,6 +10,8 @@
 import type { Family } from '../util/netip.js';
 import type { ConcreteRule, GroupWant, Hook } from './model.js';
 import type { ClampDir } from './plan.js';
+import { staleLeftovers } from './upstreamIpt.js';
+import type { NftLeftover } from './upstreamNft.js';
 
 export type MapName = 'dnat' | 'portmap' | 'snat';
 
@@ -39,10 +41,12 @@ export interface NftSnapshot {
   legacy: string[];
   /** `${family}:${dir}` */
   clamp: Set<string>;
+  /** Rules of upstream's Go containerboot in the conventional tables (upstreamNft.ts). */
+  upstream: NftLeftover[];
 }
 
 export function emptyNftSnapshot(): NftSnapshot {
-  return { elems: new Map(), groups: new Map(), groupChains: new Map(), jumps: new Map(), skeleton: new Set(), legacy: [], clamp: new Set() };
+  return { elems: new Map(), groups: new Map(), groupChains: new Map(), jumps: new Map(), skeleton: new Set(), legacy: [], clamp: new Set(), upstream: [] };
 }
 
 export type NftOp =
@@ -56,7 +60,9 @@ export type NftOp =
   | { op: 'base'; family: Family; hook: Hook; tags: string[] }
   | { op: 'clamp'; family: Family; dir: ClampDir }
   /** Deletes the family's `containerboot` table with everything in it (teardown). */
-  | { op: 'drop-table'; family: Family };
+  | { op: 'drop-table'; family: Family }
+  /** Deletes one rule upstream's containerboot left (same purpose as one we install). */
+  | { op: 'drop-upstream'; family: Family; rule: NftLeftover };
 
 const FAMILIES: Family[] = [4, 6];
 const HOOKS: Hook[] = ['pre', 'post'];
@@ -219,7 +225,10 @@ export function planNft(snap: NftSnapshot, wants: GroupWant[], families: readonl
       if (!clamp.has(`${family}:${dir}`)) { ops.push({ op: 'clamp', family, dir }); clamp.add(`${family}:${dir}`); }
     }
   }
-  const next: NftSnapshot = { elems, groups, groupChains, jumps, skeleton, legacy: [], clamp };
+  const stale = staleLeftovers(snap.upstream, wants);
+  for (const rule of stale) ops.push({ op: 'drop-upstream', family: rule.family, rule });
+  const upstream = stale.length ? snap.upstream.filter((l) => !stale.includes(l)) : snap.upstream;
+  const next: NftSnapshot = { elems, groups, groupChains, jumps, skeleton, legacy: [], clamp, upstream };
   return { ops, next };
 }
 
@@ -228,5 +237,5 @@ export function planNftTeardown(snap: NftSnapshot, families: readonly Family[]):
   const has = (f: Family) => snap.skeleton.has(f) || snap.legacy.some((l) => l.startsWith(`${f} `))
     || [...snap.elems.keys(), ...snap.groupChains.keys(), ...snap.clamp].some((k) => k.startsWith(`${f}`));
   const ops: NftOp[] = families.filter(has).map((family) => ({ op: 'drop-table', family }));
-  return { ops, next: ops.length ? emptyNftSnapshot() : snap };
+  return { ops, next: ops.length ? { ...emptyNftSnapshot(), upstream: snap.upstream } : snap };
 }

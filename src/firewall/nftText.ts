@@ -122,6 +122,7 @@ export function renderNft(ops: NftOp[]): string {
       case 'skeleton': lines.push(...skeleton(o.family, t)); break;
       case 'legacy-delete': lines.push(`delete chain ${t} ${o.chain}`); break;
       case 'drop-table': lines.push(`delete table ${t}`); break;
+      case 'drop-upstream': lines.push(`delete rule ${fam(o.family)} ${o.rule.table} ${o.rule.chain} handle ${o.rule.handle}`); break;
       case 'clamp':
         lines.push(`add chain ${t} ${CLAMP_CHAIN} { type filter hook forward priority mangle; policy accept; }`);
         lines.push(`add rule ${t} ${CLAMP_CHAIN} ${clampBody(o.dir)}`);

@@ -7,6 +7,7 @@ import { nftRun } from './libnftables.js';
 import type { GroupWant } from './model.js';
 import { emptyNftSnapshot, planNft, planNftTeardown, type NftOp, type NftSnapshot } from './nftPlan.js';
 import { nftListCmd, parseNftList, renderNft } from './nftText.js';
+import { parseUpstreamNft, upstreamNftListCmds } from './upstreamNft.js';
 
 export class NftablesBackend implements Backend<NftSnapshot, NftOp> {
   readonly mode = 'nftables' as const;
@@ -16,12 +17,18 @@ export class NftablesBackend implements Backend<NftSnapshot, NftOp> {
   async list(): Promise<NftSnapshot> {
     const snap = emptyNftSnapshot();
     for (const f of this.families) {
-      try {
-        parseNftList(this.run(nftListCmd(f)), f, snap);
-      } catch (err) {
-        // No table yet means nothing of ours is installed.
-        if (err instanceof FirewallApplyError && err.code === 'ENOENT') continue;
-        throw err;
+      const cmds = [nftListCmd(f), ...upstreamNftListCmds(f)];
+      for (const [i, cmd] of cmds.entries()) {
+        let json;
+        try {
+          json = this.run(cmd);
+        } catch (err) {
+          // No table means nothing of ours (or of upstream's) is there.
+          if (err instanceof FirewallApplyError && err.code === 'ENOENT') continue;
+          throw err;
+        }
+        if (i === 0) parseNftList(json, f, snap);
+        else snap.upstream.push(...parseUpstreamNft(json, f));
       }
     }
     return snap;

@@ -107,7 +107,7 @@ export function wantedPurposes(wants: GroupWant[]): Set<string> {
 }
 
 /** The leftovers that `wants` replace, in listing order (duplicates included: each is one rule). */
-export function staleLeftovers(leftovers: readonly Leftover[], wants: GroupWant[]): Leftover[] {
+export function staleLeftovers<T extends { purpose: string }>(leftovers: readonly T[], wants: GroupWant[]): T[] {
   if (leftovers.length === 0) return [];
   const p = wantedPurposes(wants);
   return leftovers.filter((l) => p.has(l.purpose));
