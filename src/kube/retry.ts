@@ -7,6 +7,12 @@ export interface RetryOptions {
   budgetMs: number;
   /** Which errors are worth another attempt. */
   retryable: (err: unknown) => boolean;
+  /**
+   * Errors worth another attempt only once an earlier attempt of this write failed retryably: an
+   * API server that was just unreachable answers 401/403 until its authenticator and RBAC caches
+   * have synced (seen on the real cluster, test/k8s). A denial on the first attempt stays final.
+   */
+  retryableAfterOutage?: (err: unknown) => boolean;
   /** Log prefix naming the operation, e.g. `storing device ID in Kubernetes Secret`. */
   what: string;
   signal?: AbortSignal;
@@ -25,11 +31,14 @@ export async function withRetry<T>(op: () => Promise<T>, o: RetryOptions): Promi
   const start = now();
   let delay = o.firstDelayMs ?? 200;
   const maxDelay = o.maxDelayMs ?? 5_000;
+  let outage = false;
   for (let attempt = 1; ; attempt++) {
     try {
       return await op();
     } catch (err) {
-      if (o.signal?.aborted || !o.retryable(err)) throw err;
+      const retry = o.retryable(err) || (outage && (o.retryableAfterOutage?.(err) ?? false));
+      if (o.signal?.aborted || !retry) throw err;
+      outage = true;
       const wait = Math.round(delay * (0.75 + random() / 2));
       const elapsed = now() - start;
       if (elapsed + wait > o.budgetMs) {

@@ -63,6 +63,13 @@ export function isAbort(err: unknown): boolean {
 
 const TRANSIENT_ERRNOS = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
 
+/** 401 or 403: the API server refused the credentials or the permission. */
+export function isDenied(err: unknown): boolean {
+  if (!(err instanceof KubeAPIError)) return false;
+  const c = err.code ?? err.httpStatus;
+  return c === 401 || c === 403;
+}
+
 /**
  * Errors worth retrying: the server is overloaded/restarting (5xx, 429), a write conflicted (409),
  * or the connection failed or timed out. Everything else (403, 422, 400, …) will not heal by itself.

@@ -16,7 +16,7 @@ import {
 import { setupKube } from './setup.js';
 import { doctorHint } from '../util/doctorHint.js';
 import { sleep } from '../util/sleep.js';
-import { isInvalid, isNotFound, isTransient, KubeAPIError } from './status.js';
+import { isDenied, isInvalid, isNotFound, isTransient, KubeAPIError } from './status.js';
 
 export interface KubeStoreOptions {
   /** Per-request timeout (default 10 s). */
@@ -174,6 +174,7 @@ export class KubeSecretStore implements KubeStateStore {
       signal,
       budgetMs: this.opts.writeRetryBudgetMs ?? DEFAULT_WRITE_RETRY_BUDGET_MS,
       retryable: (err) => isTransient(err) || isNotFound(err),
+      retryableAfterOutage: isDenied,
     });
   }
 }

@@ -104,6 +104,20 @@ describe('device info', () => {
     expect(patches(api)).toHaveLength(1);
   });
 
+  it('retries 403/401 that follow an outage (a restarted API server before its RBAC caches sync)', async () => {
+    const logs = captureLogs();
+    api = await startFakeKubeApi({ secrets: { tailscale: {} } });
+    const store = await storeFor(api);
+    api.fail({ method: 'PATCH', reset: true });
+    api.fail({ method: 'PATCH', status: 403 });
+    api.fail({ method: 'PATCH', status: 401 });
+    await store.storeDeviceID('id3', never);
+    store.close();
+    expect(api.secret('tailscale')!.device_id).toBe('id3');
+    expect(patches(api).map((r) => r.status)).toEqual([0, 403, 401, 200]);
+    expect(logs.filter((l) => l.includes('transient error'))).toHaveLength(3);
+  });
+
   it('fails at once on an unexpected 422, naming the Secret', async () => {
     api = await startFakeKubeApi({ secrets: { tailscale: {} } });
     const store = await storeFor(api);
