@@ -111,6 +111,12 @@ export function mapElements(ruleset: string): { name: string; elements: string[]
   return out;
 }
 
+/** CONTAINERBOOT_NODE from the soak's environment (a node wrapper, e.g. with allocator settings). */
+function nodeWrapper(): Record<string, string> {
+  const n = process.env.CONTAINERBOOT_NODE;
+  return n ? { CONTAINERBOOT_NODE: n } : {};
+}
+
 export async function runSoak(opts: { minutes: number; log: (s: string) => void; sampleEveryS?: number }): Promise<SoakResult> {
   const log = opts.log;
   const sampleEvery = (opts.sampleEveryS ?? 10) * 1000;
@@ -132,7 +138,7 @@ export async function runSoak(opts: { minutes: number; log: (s: string) => void;
 
     // The kernel-mode proxy: ingress to the cluster backend, egress to the moving FQDN.
     const kp = await lab.addNode('kproxy', { lan: true, cluster: true });
-    const proxy = lab.startContainerboot(kp, { name: 'cb-kproxy', env: {
+    const proxy = lab.startContainerboot(kp, { name: 'cb-kproxy', env: { ...nodeWrapper(),
       TS_AUTHKEY: await lab.createKey({ reusable: true }), TS_HOSTNAME: 'soak-kproxy', TS_USERSPACE: 'false',
       TS_DEST_IP: cluster.clusterIP!, TS_TAILNET_TARGET_FQDN: TARGET_FQDN, TS_DEBUG_FIREWALL_MODE: 'nftables',
       TS_ENABLE_METRICS: 'true', TS_LOCAL_ADDR_PORT: '127.0.0.1:9002',
@@ -144,7 +150,7 @@ export async function runSoak(opts: { minutes: number; log: (s: string) => void;
     await lab.exec(hp, ['sysctl', '-w', 'net.ipv4.ip_forward=1']);
     let gen = 0;
     kubelet = await KubeletDir.create({ 'egress-services': JSON.stringify(egressConfig(gen, tgtIPs[1])) });
-    const ha = lab.startContainerboot(hp, { name: 'cb-haegress', serviceAccountDir: api.saDir, env: {
+    const ha = lab.startContainerboot(hp, { name: 'cb-haegress', serviceAccountDir: api.saDir, env: { ...nodeWrapper(),
       ...api.env, TS_KUBE_SECRET: 'tailscale', TS_AUTHKEY: await lab.createKey({ reusable: true }), TS_HOSTNAME: 'soak-ha-0',
       POD_NAME: 'soak-ha-0', POD_IPS: hp.clusterIP!, TS_USERSPACE: 'false', TS_EGRESS_PROXIES_CONFIG_PATH: kubelet.dir,
       TS_LOCAL_ADDR_PORT: `${hp.clusterIP}:9002`, TS_ENABLE_METRICS: 'true', TS_DEBUG_FIREWALL_MODE: 'nftables', TS_TEST_SLEEP_DURATION: '10ms',
