@@ -2,6 +2,7 @@
 // benchmarks can check the "one process per family per reconcile" budget.
 import { spawn } from 'node:child_process';
 import { monotonicMs } from '../util/lean.js';
+import { execErrorText } from '../proc/execError.js';
 
 export interface RunResult {
   code: number;
@@ -29,7 +30,7 @@ export const runProcess: Runner = (cmd, args, stdin) =>
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', (e: NodeJS.ErrnoException) => {
-      reject(e.code === 'ENOENT' ? new NotFoundError(`exec: "${cmd}": executable file not found in $PATH`) : e);
+      reject(e.code === 'ENOENT' ? new NotFoundError(execErrorText(cmd, e)) : e);
     });
     child.on('close', (code, signal) => {
       spawnStats.ms += monotonicMs() - t0;
