@@ -57,12 +57,14 @@ check_binaries() {
 # --- one-time material (kept between runs) -------------------------------------------------
 pki() {
   local p="$K/pki"
-  [ -f "$p/done" ] && return
+  # v2: the serving certificate also names ::1 (the IPv6 API host test, COMPATIBILITY K1).
+  [ -f "$p/done" ] && grep -q 'IP:::1,' "$p/apiserver.ext" 2>/dev/null && return
+  rm -rf "$p"
   mkdir -p "$p"
   log "making the CA, serving and client certificates and the service-account key"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=cbk8s-ca" -keyout "$p/ca.key" -out "$p/ca.crt" 2>/dev/null
   cat >"$p/apiserver.ext" <<EOF
-subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:$NODE_IP,IP:$LAB_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+subjectAltName=IP:127.0.0.1,IP:::1,IP:10.96.0.1,IP:$NODE_IP,IP:$LAB_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 extendedKeyUsage=serverAuth
 EOF
   openssl req -newkey rsa:2048 -nodes -subj "/CN=kube-apiserver" -keyout "$p/apiserver.key" -out "$p/apiserver.csr" 2>/dev/null

@@ -2,7 +2,7 @@
 // first LocalAPI call's code path warms up.
 import { errText, log } from '../log.js';
 import { DeadlineError } from '../lifecycle.js';
-import { tailscaledArgs } from '../plan/argv.js';
+import { tailscaledArgs, tailscaledEnv } from '../plan/argv.js';
 import { startTailscaled, type Daemon } from '../proc/tailscaled.js';
 import { waitForSocket } from '../proc/waitSocket.js';
 import type { Settings } from '../settings/types.js';
@@ -15,7 +15,7 @@ const CONNECT_RETRY_MS = 2_000;
 export async function spawnDaemon(s: Settings): Promise<Daemon> {
   log('Starting tailscaled');
   try {
-    return await startTailscaled(tailscaledArgs(s), s.certShareMode ? { TS_CERT_SHARE_MODE: s.certShareMode } : {});
+    return await startTailscaled(tailscaledArgs(s), tailscaledEnv(s));
   } catch (e) {
     throw new Fatal(`failed to bring up tailscale: ${errText(e)}`);
   }

@@ -50,3 +50,17 @@ export function setOnlyFlagsArgs(s: Settings): string[] | undefined {
   const set = routeExtraArgs(s.extraArgs).set;
   return set.length > 0 ? [`--socket=${s.socket}`, 'set', ...set] : undefined;
 }
+
+/**
+ * Environment added to tailscaled's (inherited) one. tailscaled's own kubestore joins
+ * KUBERNETES_SERVICE_HOST and the port without brackets, so an IPv6 host (an IPv6-only cluster)
+ * makes it fail with `invalid port` (seen on the real cluster): it gets the bracketed form,
+ * which its URL parser accepts (COMPATIBILITY K1).
+ */
+export function tailscaledEnv(s: Settings): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (s.certShareMode) env.TS_CERT_SHARE_MODE = s.certShareMode;
+  const host = s.kubernetesServiceHost;
+  if (s.kubeSecret !== '' && host.includes(':') && !host.startsWith('[')) env.KUBERNETES_SERVICE_HOST = `[${host}]`;
+  return env;
+}

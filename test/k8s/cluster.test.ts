@@ -14,6 +14,7 @@ import { describePods } from './pods.suite.js';
 import { describeOperator } from './operator.suite.js';
 import { describeProxyGroup } from './proxygroup.suite.js';
 import { describeRotation, startRotationPod } from './rotation.suite.js';
+import { describeKubeRows } from './kubeRows.suite.js';
 
 let lab: Lab;
 let cluster: Cluster | undefined;
@@ -39,8 +40,9 @@ afterAll(async () => {
 }, 240_000);
 
 let nodeSeq = 0;
-async function boot(t: Tenant, opts: { authKey?: boolean; hostname?: string; env?: Record<string, string> } = {}) {
-  const node: LabNode = await lab.addNode(`k${++nodeSeq}`, { lan: true });
+async function boot(t: Tenant, opts: { authKey?: boolean; hostname?: string; env?: Record<string, string>; node?: LabNode } = {}) {
+  ++nodeSeq;
+  const node: LabNode = opts.node ?? await lab.addNode(`k${nodeSeq}`, { lan: true });
   const hostname = opts.hostname ?? `k8s-host-${nodeSeq}`;
   const env: Record<string, string> = {
     ...clusterEnv(),
@@ -275,4 +277,5 @@ const ctx = () => ({ lab, cluster: cluster!, dir });
 describePods(ctx);
 describeOperator(ctx);
 describeProxyGroup(ctx);
+describeKubeRows(() => ({ ...ctx(), boot, secretWhere, rename }));
 describeRotation(ctx); // last: it waits for the kubelet's rotation of the Pod started in beforeAll

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { LOGIN_SERVER, waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensureHostrootImage, onHostroot, podLogs, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
+import { api, ensurePodImages, onImage, podLogs, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
 import { UPSTREAM } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
@@ -55,7 +55,7 @@ function operatorStatefulSet(namespace: string, name: string, target: Record<str
   );
   pod.volumes = [{ name: 'tailscaledconfig-0', secret: { secretName: `${name}-0` } }];
   ts.volumeMounts = [{ name: 'tailscaledconfig-0', readOnly: true, mountPath: `/etc/tsconfig/${name}-0` }];
-  onHostroot(pod, 'tailscale', { TS_EXTRA_ARGS: '' });
+  onImage(pod, 'tailscale', { TS_EXTRA_ARGS: '' });
   const init = pod.initContainers!.find((c) => c.name === 'sysctler')!;
   const host = webContainer('sysctler');
   Object.assign(init, { image: host.image, imagePullPolicy: 'Never', volumeMounts: host.volumeMounts });
@@ -74,7 +74,7 @@ export function describeOperator(get: Ctx): void {
   describe('the operator`s proxy pods on the real cluster', () => {
     it('egress StatefulSet (TS_TAILNET_TARGET_IP, one-step config Secret volume): a cluster Pod reaches the tailnet target; a Secret update is reloaded after the kubelet`s swap', async () => {
       const { lab, cluster } = get();
-      await ensureHostrootImage(cluster);
+      await ensurePodImages(cluster);
       const namespace = `cb-op-${process.pid}`;
       await operatorNamespace(cluster, namespace);
 
@@ -114,7 +114,7 @@ export function describeOperator(get: Ctx): void {
 
     it('egress StatefulSet (TS_TAILNET_TARGET_FQDN): a cluster Pod reaches the MagicDNS-named tailnet peer, which sees the proxy`s tailnet IP', async () => {
       const { lab, cluster } = get();
-      await ensureHostrootImage(cluster);
+      await ensurePodImages(cluster);
       const namespace = `cb-opf-${process.pid}`;
       await operatorNamespace(cluster, namespace);
       const peer = await lab.startPeer('opftarget', { hostname: 'op-fqdn-target', kernel: true });
@@ -144,7 +144,7 @@ export function describeOperator(get: Ctx): void {
 
     it('ingress StatefulSet (TS_DEST_IP to a backend Pod, one-step config Secret volume): a tailnet peer reaches the backend through the proxy', async () => {
       const { lab, cluster } = get();
-      await ensureHostrootImage(cluster);
+      await ensurePodImages(cluster);
       const namespace = `cb-opi-${process.pid}`;
       await operatorNamespace(cluster, namespace);
       await api(cluster.core.createNamespacedPod({ namespace, body: webPod('backend') }));

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensureHostrootImage, onHostroot, podLogs, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
+import { api, ensurePodImages, onImage, podLogs, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
 import { type Tenant, tenant, upstreamManifest } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
@@ -48,7 +48,7 @@ async function deletePod(c: Cluster, namespace: string, name: string) {
 function sidecarPod(file: string, t: Tenant): k8s.V1Pod {
   const pod = upstreamManifest<k8s.V1Pod>(file, { SA_NAME: 'tailscale', TS_KUBE_SECRET: t.secret });
   pod.spec!.containers = pod.spec!.containers.map((c) => (c.name === 'nginx' ? webContainer('nginx') : c));
-  onHostroot(pod.spec!, 'ts-sidecar');
+  onImage(pod.spec!, 'ts-sidecar');
   return pod;
 }
 
@@ -59,7 +59,7 @@ export function describePods(get: Ctx): void {
     it('sidecar.yaml (kernel): joins, kubestore creates the state Secret, a tailnet peer reaches the app; a recreated Pod keeps the node from the Secret alone', async () => {
       const ctx = get();
       const { cluster } = ctx;
-      await ensureHostrootImage(cluster);
+      await ensurePodImages(cluster);
       const t = await tenant(cluster, ctx.dir);
       const key = await withAuthKey(ctx, t);
       await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/sidecar.yaml', t) }));
@@ -89,7 +89,7 @@ export function describePods(get: Ctx): void {
     it('userspace-sidecar.yaml (uid 1000, netstack): joins and a tailnet peer reaches the app on localhost', async () => {
       const ctx = get();
       const { cluster } = ctx;
-      await ensureHostrootImage(cluster);
+      await ensurePodImages(cluster);
       const t = await tenant(cluster, ctx.dir);
       await withAuthKey(ctx, t);
       await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: sidecarPod('docs/k8s/userspace-sidecar.yaml', t) }));
@@ -102,7 +102,7 @@ export function describePods(get: Ctx): void {
     it('proxy.yaml (ingress, TS_DEST_IP to a backend Pod, sysctler init container): a tailnet peer reaches the backend', async () => {
       const ctx = get();
       const { cluster } = ctx;
-      await ensureHostrootImage(cluster);
+      await ensurePodImages(cluster);
       const t = await tenant(cluster, ctx.dir);
       await withAuthKey(ctx, t);
       await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: webPod('backend') }));
@@ -111,7 +111,7 @@ export function describePods(get: Ctx): void {
       const init = pod.spec!.initContainers!.find((c) => c.name === 'sysctler')!;
       const host = webContainer('sysctler');
       Object.assign(init, { image: host.image, imagePullPolicy: 'Never', volumeMounts: host.volumeMounts });
-      onHostroot(pod.spec!, 'tailscale');
+      onImage(pod.spec!, 'tailscale');
       await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: pod }));
       await waitPodRunning(cluster, t.namespace, 'proxy', 90_000);
       const secret = await deviceInfo(t);

@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { LOGIN_SERVER, waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensureHostrootImage, followLogs, onHostroot, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
+import { api, ensurePodImages, followLogs, onImage, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
 import { UPSTREAM } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
@@ -58,7 +58,7 @@ function pgStatefulSet(namespace: string): k8s.V1StatefulSet {
   );
   ts.lifecycle = { preStop: { httpGet: { path: '/internal-egress-services-preshutdown', port: 9002 } } };
   // One-step mode: no login server or extra args in the environment (the config file's ServerURL decides).
-  onHostroot(pod, 'tailscale', { TS_EXTRA_ARGS: '' });
+  onImage(pod, 'tailscale', { TS_EXTRA_ARGS: '' });
   const init = pod.initContainers!.find((c) => c.name === 'sysctler')!;
   const host = webContainer('sysctler');
   Object.assign(init, { image: host.image, imagePullPolicy: 'Never', volumeMounts: host.volumeMounts });
@@ -95,7 +95,7 @@ export function describeProxyGroup(get: Ctx): void {
   describe('an egress ProxyGroup on the real cluster', () => {
     it('2 replicas: both serve the ConfigMap`s services; a ConfigMap edit changes the kernel rules and the status in both Secrets; deleting a replica runs the preStop drain', async () => {
       const { lab, cluster } = get();
-      await ensureHostrootImage(cluster);
+      await ensurePodImages(cluster);
       const namespace = `cb-pg-${process.pid}`;
       await api(cluster.core.createNamespace({ body: { metadata: { name: namespace } } }));
       await createRBAC(cluster, namespace);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensureHostrootImage, onHostroot, podLogs, waitPodRunning, webContainer } from '../lab/cluster-pods.js';
+import { api, ensurePodImages, onImage, podLogs, waitPodRunning, webContainer } from '../lab/cluster-pods.js';
 import { type Tenant, tenant, upstreamManifest } from './tenant.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
@@ -42,12 +42,12 @@ async function apiCode(t: Tenant, token: string): Promise<number> {
 export function startRotationPod(get: Ctx): void {
   started = (async () => {
     const { lab, cluster, dir } = get();
-    await ensureHostrootImage(cluster);
+    await ensurePodImages(cluster);
     const t = await tenant(cluster, dir);
     await api(cluster.core.createNamespacedSecret({ namespace: t.namespace, body: { metadata: { name: 'tailscale-auth' }, stringData: { TS_AUTHKEY: await lab.createKey() } } }));
     const pod = upstreamManifest<k8s.V1Pod>('docs/k8s/userspace-sidecar.yaml', { SA_NAME: 'tailscale', TS_KUBE_SECRET: t.secret });
     pod.spec!.containers = pod.spec!.containers.map((c) => (c.name === 'nginx' ? webContainer('nginx') : c));
-    onHostroot(pod.spec!, 'ts-sidecar');
+    onImage(pod.spec!, 'ts-sidecar');
     // The automounted kube-api-access volume, spelled out with a shorter token lifetime.
     pod.spec!.automountServiceAccountToken = false;
     pod.spec!.volumes!.push({ name: 'sa-token', projected: { sources: [
@@ -55,7 +55,7 @@ export function startRotationPod(get: Ctx): void {
       { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
       { downwardAPI: { items: [{ path: 'namespace', fieldRef: { fieldPath: 'metadata.namespace' } }] } },
     ] } });
-    pod.spec!.containers.find((c) => c.name === 'ts-sidecar')!.volumeMounts!.push({ name: 'sa-token', mountPath: SA_DIR, readOnly: true });
+    (pod.spec!.containers.find((c) => c.name === 'ts-sidecar')!.volumeMounts ??= []).push({ name: 'sa-token', mountPath: SA_DIR, readOnly: true });
     await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: pod }));
     await waitPodRunning(cluster, t.namespace, 'nginx', 120_000);
     const s = await waitFor('device info', async () => (await t.read())?.device_fqdn ? t.read() : undefined, 60_000, 500);

@@ -1,8 +1,10 @@
-// Pods on the real cluster running containerboot from this checkout. Until the project's own
-// container image exists, the image is a "host root" base: an image with nothing but the merged-/usr
-// symlinks (bin → usr/bin, …), made with `podman import`, whose /usr, /etc/alternatives, the
-// repository and the Go tools cache are hostPath mounts. So the pod runs the host's Debian
-// userland (iptables, nft, ip) and this checkout's bin/containerboot and pinned tailscaled.
+// Pods on the real cluster. containerboot's containers run the project's own image
+// (scripts/image.sh, the drop-in for tailscale/tailscale:v1.102.3), imported into the cluster's
+// containerd with `podman save` + `ctr images import` and `imagePullPolicy: Never`: manifests get
+// only `image:` swapped. App containers (the web backends, the sysctler) run a "host root" image:
+// nothing but the merged-/usr symlinks (bin → usr/bin, …), made with `podman import`, whose /usr,
+// /etc/alternatives and this checkout are hostPath mounts, so they run the lab's web server on the
+// host's Node without an image of their own.
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -10,30 +12,59 @@ import path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import type { Cluster } from './cluster.js';
 import { runOk } from './proc.js';
-import { REPO_ROOT, TOOLS_BIN, TOOLS_DIR } from './tools.js';
+import { REPO_ROOT } from './tools.js';
 import { labTailscaleEnv, LOGIN_SERVER } from './lab.js';
+import { ensureImage } from '../image/podman.js';
 
-// The entrypoint and PATH baked into the image name this checkout and tools cache, so the tag
-// carries their hash: containerd keeps images across runs, and another checkout's image would
-// start a containerboot path that is not mounted here.
-export const HOSTROOT_IMAGE = `localhost/cb-hostroot:v2-${createHash('sha256').update(`${REPO_ROOT}\0${TOOLS_BIN}`).digest('hex').slice(0, 12)}`;
+// The tag carries a hash of this checkout's path: containerd keeps images across runs, and the
+// app containers' commands name files under it.
+export const HOSTROOT_IMAGE = `localhost/cb-hostroot:v3-${createHash('sha256').update(REPO_ROOT).digest('hex').slice(0, 12)}`;
 
-const imports = new Map<string, Promise<string>>();
+const imports = new Map<string, Promise<void>>();
+let cbImage: string | undefined;
 
-/** Builds the host-root image with podman (once) and imports it into the cluster's containerd. */
-export function ensureHostrootImage(c: Cluster): Promise<string> {
+/**
+ * Makes both pod images present in the cluster's containerd (once per cluster): containerboot's
+ * image (built or found current by scripts/image.sh; a failed build is this call's error) and
+ * the host-root image of the app containers.
+ */
+export function ensurePodImages(c: Cluster): Promise<void> {
   let p = imports.get(c.dir);
   if (!p) {
-    p = importHostroot(c);
+    p = importImages(c);
     imports.set(c.dir, p);
     p.catch(() => imports.delete(c.dir));
   }
   return p;
 }
 
-async function importHostroot(c: Cluster): Promise<string> {
-  const have = await runOk('ctr', ['--address', path.join(c.dir, 'containerd', 'containerd.sock'), '-n', 'k8s.io', 'images', 'ls', '-q']);
-  if (have.split('\n').includes(HOSTROOT_IMAGE)) return HOSTROOT_IMAGE;
+/** containerboot's image reference, as imported by ensurePodImages. */
+export function containerbootImage(): string {
+  if (!cbImage) throw new Error('ensurePodImages has not run');
+  return cbImage;
+}
+
+async function importImages(c: Cluster): Promise<void> {
+  const built = ensureImage('containerboot');
+  // The build's tag is fixed (…:dev) and containerd keeps images across runs, so the Pods name the
+  // image by its ID: a rebuilt image is a new name, imported once.
+  const id = (await runOk('podman', ['image', 'inspect', '--format', '{{.Id}}', built])).trim();
+  const ref = `localhost/containerboot:id-${id.slice(0, 12)}`;
+  const have = (await runOk('ctr', ['--address', path.join(c.dir, 'containerd', 'containerd.sock'), '-n', 'k8s.io', 'images', 'ls', '-q'])).split('\n');
+  // containerd names a podman-saved localhost/x:y image docker.io/localhost/x:y or localhost/x:y (by version).
+  if (!have.some((h) => h === ref || h.endsWith(`/${ref}`))) {
+    await runOk('podman', ['tag', built, ref]);
+    try {
+      await c.script('import', ref);
+    } finally {
+      await runOk('podman', ['untag', ref]);
+    }
+  }
+  cbImage = ref;
+  if (!have.includes(HOSTROOT_IMAGE)) await importHostroot(c);
+}
+
+async function importHostroot(c: Cluster): Promise<void> {
   const root = path.join(c.dir, 'images', 'hostroot');
   fs.rmSync(root, { recursive: true, force: true });
   for (const d of ['usr', 'etc/alternatives', 'tmp', 'var/tmp', 'run', 'proc', 'sys', 'dev', 'root', 'work']) fs.mkdirSync(path.join(root, d), { recursive: true });
@@ -44,38 +75,35 @@ async function importHostroot(c: Cluster): Promise<string> {
   fs.writeFileSync(path.join(root, 'etc', 'nsswitch.conf'), 'hosts: files dns\n');
   const tar = path.join(c.dir, 'images', 'hostroot.tar');
   await runOk('tar', ['-C', root, '-cf', tar, '.']);
-  await runOk('podman', ['import', '-q', '--change', `ENV PATH=${TOOLS_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, '--change', `ENTRYPOINT ["${path.join(REPO_ROOT, 'bin', 'containerboot')}"]`, tar, HOSTROOT_IMAGE], { timeoutMs: 120_000 });
+  await runOk('podman', ['import', '-q', '--change', 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', tar, HOSTROOT_IMAGE], { timeoutMs: 120_000 });
   fs.rmSync(tar, { force: true });
   await c.script('import', HOSTROOT_IMAGE);
   await runOk('podman', ['rmi', '-f', HOSTROOT_IMAGE]); // containerd keeps its own copy
-  return HOSTROOT_IMAGE;
 }
 
 const HOST_MOUNTS: Array<[string, string]> = [
   ['hostroot-usr', '/usr'],
   ['hostroot-alternatives', '/etc/alternatives'],
   ['hostroot-repo', REPO_ROOT],
-  ['hostroot-tools', TOOLS_DIR],
 ];
 
 /**
- * Puts a container of an upstream manifest on the host-root image: `image:` swapped,
- * `imagePullPolicy: Never` (there is no registry), the host mounts added; the lab's env
- * (login server, plain-HTTP DERP) appended after the manifest's own env.
+ * Puts a container of an upstream manifest on containerboot's image: only `image:` swapped and
+ * `imagePullPolicy: Never` (there is no registry); the lab's env (login server, plain-HTTP DERP)
+ * appended after the manifest's own env.
  */
-export function onHostroot(spec: k8s.V1PodSpec, container: string, extraEnv: Record<string, string> = {}): k8s.V1PodSpec {
+export function onImage(spec: k8s.V1PodSpec, container: string, extraEnv: Record<string, string> = {}): k8s.V1PodSpec {
   const c = spec.containers.find((x) => x.name === container);
   if (!c) throw new Error(`the manifest has no container ${container}`);
-  c.image = HOSTROOT_IMAGE;
+  c.image = containerbootImage();
   c.imagePullPolicy = 'Never';
-  c.volumeMounts = [...(c.volumeMounts ?? []), ...HOST_MOUNTS.map(([name, p]) => ({ name, mountPath: p, readOnly: p !== TOOLS_DIR }))];
   const lab = labTailscaleEnv('/tmp');
   delete lab.PATH;
   delete lab.HOME;
   delete lab.TS_LOGS_DIR;
   const env = { ...lab, TS_EXTRA_ARGS: `--login-server=${LOGIN_SERVER}`, TS_TAILSCALED_EXTRA_ARGS: '--no-logs-no-support', ...extraEnv };
   c.env = [...(c.env ?? []), ...Object.entries(env).map(([name, value]) => ({ name, value }))];
-  withHostVolumes(spec);
+  withHostVolumes(spec); // for the Pod's app and init containers; containerboot's container mounts none
   // No CoreDNS here: kubernetes.default.svc is the API server's ClusterIP (DNAT in cluster.sh).
   spec.hostAliases = [...(spec.hostAliases ?? []), { ip: '10.96.0.1', hostnames: ['kubernetes.default.svc', 'kubernetes.default', 'kubernetes'] }];
   return spec;

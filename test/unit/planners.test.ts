@@ -1,7 +1,7 @@
 // Pure planners: argv construction, flag routing, netmap model, IPN bus framing, netip.
 import { describe, expect, it } from 'vitest';
 import { settingsFromEnv } from '../../src/settings/fromEnv.js';
-import { setArgs, setOnlyFlagsArgs, tailscaledArgs, upArgs } from '../../src/plan/argv.js';
+import { setArgs, setOnlyFlagsArgs, tailscaledArgs, tailscaledEnv, upArgs } from '../../src/plan/argv.js';
 import { routeExtraArgs } from '../../src/plan/cliFlags.js';
 import { applyNotify, applyDNSConfig } from '../../src/netmap/update.js';
 import { emptyNetmap, allPeers, hasValidSelf } from '../../src/netmap/types.js';
@@ -23,6 +23,16 @@ describe('tailscaled argv (spec §2.2)', () => {
     [{ TS_DEBUG_ADDR_PORT: '127.0.0.1:9001', TS_TAILSCALED_EXTRA_ARGS: ' -verbose=2   --port=1 ' }, '--socket=/tmp/tailscaled.sock --state=mem: --statedir=/tmp --tun=userspace-networking --debug=127.0.0.1:9001 -verbose=2 --port=1'],
     [{ TS_DEBUG_ADDR_PORT: '127.0.0.1:9001', TS_TAILSCALED_EXTRA_ARGS: '--debug=127.0.0.1:9001' }, '--socket=/tmp/tailscaled.sock --state=mem: --statedir=/tmp --tun=userspace-networking --debug=127.0.0.1:9001'],
   ])('%j', (env, want) => expect(tailscaledArgs(S(env as Record<string, string>)).join(' ')).toBe(want));
+});
+
+describe('tailscaled env additions (K1)', () => {
+  it.each([
+    [{ KUBERNETES_SERVICE_HOST: 'fd00::1' }, { KUBERNETES_SERVICE_HOST: '[fd00::1]' }],
+    [{ KUBERNETES_SERVICE_HOST: '[fd00::1]' }, {}],
+    [{ KUBERNETES_SERVICE_HOST: '10.96.0.1' }, {}],
+    [{ KUBERNETES_SERVICE_HOST: 'fd00::1', TS_KUBE_SECRET: '' }, {}], // no kubestore: env untouched
+    [{ TS_EXPERIMENTAL_CERT_SHARE: 'true', POD_NAME: 'pg-1', KUBERNETES_SERVICE_HOST: '::1' }, { TS_CERT_SHARE_MODE: 'ro', KUBERNETES_SERVICE_HOST: '[::1]' }],
+  ])('%j', (env, want) => expect(tailscaledEnv(S(env as Record<string, string>))).toEqual(want));
 });
 
 describe('tailscale up/set argv (spec §2.3–§2.4)', () => {
