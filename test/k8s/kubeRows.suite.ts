@@ -4,12 +4,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type Lab, type LabNode, waitFor } from '../lab/lab.js';
-import { type Cluster, CLUSTER_LAB_IP } from '../lab/cluster.js';
+import { type Lab, type LabNode, LOGIN_SERVER, waitFor } from '../lab/lab.js';
+import { type Cluster, CLUSTER_LAB_IP, clusterEnv } from '../lab/cluster.js';
 import { spawnInNs } from '../lab/proc.js';
-import { NODE24 } from '../lab/tools.js';
-import { clusterEnv } from '../lab/cluster.js';
-import { LOGIN_SERVER } from '../lab/lab.js';
+import { NODE24, REPO_ROOT } from '../lab/tools.js';
+import { writeAtomically } from '../kube/atomicWriter.js';
 import { type Tenant, tenant } from './tenant.js';
 
 type Booted = { cb: ReturnType<Lab['startContainerboot']>; node: LabNode; hostname: string };
@@ -29,10 +28,9 @@ function apiServerPid(c: Cluster): number {
   return pid;
 }
 
-// A TCP forwarder from [::1]:6443 in a lab namespace to the API server: the cluster itself is
+// The cluster's forwarder, listening on [::1]:6443 in a lab namespace: the cluster itself is
 // IPv4-only, and its serving certificate names ::1 (scripts/k8s/cluster.sh).
-const FORWARD = `const net=require('node:net');net.createServer((c)=>{const u=net.connect(6443,${JSON.stringify(CLUSTER_LAB_IP)});` +
-  `c.pipe(u).pipe(c);const e=()=>{c.destroy();u.destroy()};c.on('error',e);u.on('error',e)}).listen(6443,'::1',()=>console.log('listening'));`;
+const FORWARD = [NODE24, path.join(REPO_ROOT, 'scripts', 'k8s', 'api-forward.mjs'), '[::1]:6443', CLUSTER_LAB_IP, '6443'];
 
 export function describeKubeRows(ctx: () => RowsCtx): void {
   describe('COMPATIBILITY K-rows on the real API server', () => {
@@ -40,7 +38,7 @@ export function describeKubeRows(ctx: () => RowsCtx): void {
       const { lab, boot, secretWhere, cluster, dir } = ctx();
       const t = await tenant(cluster, dir);
       const fwdNode = await lab.addNode('k1fwd', { lan: true });
-      const fwd = spawnInNs(fwdNode.ns, [NODE24, '-e', FORWARD], { name: 'k1-forward', env: {}, logPath: path.join(fwdNode.dir, 'k1-forward.log') });
+      const fwd = spawnInNs(fwdNode.ns, FORWARD, { name: 'k1-forward', env: {}, logPath: path.join(fwdNode.dir, 'k1-forward.log') });
       try {
         await waitFor('the [::1]:6443 forwarder', () => fs.readFileSync(path.join(fwdNode.dir, 'k1-forward.log'), 'utf8').includes('listening'), 10_000);
         // containerboot joins the forwarder's namespace: its ::1 is the forwarder's.
@@ -75,15 +73,12 @@ export function describeKubeRows(ctx: () => RowsCtx): void {
       await secretWhere(t, 'device info', (s) => Boolean(s.device_fqdn), 30_000);
       const pid = apiServerPid(cluster);
       process.kill(pid, 'SIGSTOP');
-      let resumed = false;
       try {
         await rename(hostname, `${hostname}-h`); // headscale, not the API server
         await waitFor('a request timeout in containerboot`s log', () => /no answer within 10s \(request timeout\)/.test(cb.output()), 40_000, 250);
         expect(cb.output()).toMatch(/transient error \(attempt \d+\), retrying in/);
-        process.kill(pid, 'SIGCONT');
-        resumed = true;
       } finally {
-        if (!resumed) process.kill(pid, 'SIGCONT');
+        process.kill(pid, 'SIGCONT');
       }
       const s = await secretWhere(t, 'renamed device_fqdn', (x) => x.device_fqdn === `${hostname}-h.lab.test.`, 60_000);
       expect(s.device_fqdn).toBe(`${hostname}-h.lab.test.`);
@@ -108,32 +103,20 @@ export function describeKubeRows(ctx: () => RowsCtx): void {
 
     it('K13: one-step mode with a rejected auth key: reissue_authkey lands in the real Secret; the new key in the config volume ends the wait (exit 0, request cleared)', async () => {
       const { lab, cluster, dir } = ctx();
-      const bad = `${'0123456789abcdef'.repeat(3)}`; // no such pre-auth key in headscale
-      const oneStep = async (t: Tenant, name: string) => {
-        const node = await lab.addNode(name, { lan: true });
-        const cfg = path.join(node.dir, 'tsconfig');
-        fs.mkdirSync(cfg);
-        // The kubelet's Secret-volume layout, swapped as it swaps ..data on an update.
-        const publish = (version: string, key: string) => {
-          const d = path.join(cfg, `..${version}`);
-          fs.mkdirSync(d);
-          fs.writeFileSync(path.join(d, 'cap-100.hujson'), `{"Version": "alpha0", "AuthKey": "${key}", "ServerURL": "${LOGIN_SERVER}", "Hostname": "${name}", "AcceptDNS": false}\n`);
-          fs.symlinkSync(`..${version}`, path.join(cfg, '..data_tmp'));
-          fs.renameSync(path.join(cfg, '..data_tmp'), path.join(cfg, '..data'));
-        };
-        publish('v1', bad);
-        fs.symlinkSync('..data/cap-100.hujson', path.join(cfg, 'cap-100.hujson'));
-        const env = { ...clusterEnv(), TS_KUBE_SECRET: t.secret, POD_NAME: `${name}-0`, POD_UID: `uid-${name}`, TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: cfg };
-        return { cb: lab.startContainerboot(node, { env, noLoginServer: true, serviceAccountDir: t.saDir, name: `containerboot-${name}` }), publish };
-      };
-
+      const bad = '0123456789abcdef'.repeat(3); // no such pre-auth key in headscale
       const t = await tenant(cluster, dir);
-      const { cb, publish } = await oneStep(t, 'k13ok');
+      const node = await lab.addNode('k13', { lan: true });
+      const cfg = path.join(node.dir, 'tsconfig');
+      // The kubelet's Secret-volume layout; an update swaps ..data, as the operator's new config Secret would.
+      const publish = (key: string) => writeAtomically(cfg, { 'cap-100.hujson': `{"Version": "alpha0", "AuthKey": "${key}", "ServerURL": "${LOGIN_SERVER}", "Hostname": "k13", "AcceptDNS": false}\n` });
+      publish(bad);
+      const env = { ...clusterEnv(), TS_KUBE_SECRET: t.secret, POD_NAME: 'k13-0', POD_UID: 'uid-k13', TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: cfg };
+      const cb = lab.startContainerboot(node, { env, noLoginServer: true, serviceAccountDir: t.saDir, name: 'containerboot-k13' });
       await cb.proc.waitForOutput(/Requesting a new auth key from operator/, 60_000);
       const asked = await waitFor('reissue_authkey in the Secret', async () => (await t.read())?.reissue_authkey, 30_000);
       expect(asked).toBe(bad);
       const good = await lab.createKey();
-      publish('v2', good); // what the operator's new config Secret becomes in the Pod
+      publish(good);
       const exit = await cb.proc.waitExit(60_000);
       expect(exit.code).toBe(0);
       expect(cb.output()).toContain('Successfully received new auth key, restarting to apply configuration');
