@@ -105,13 +105,13 @@ export function describeKubeRows(ctx: () => RowsCtx): void {
       const { lab, cluster, dir } = ctx();
       const bad = '0123456789abcdef'.repeat(3); // no such pre-auth key in headscale
       const t = await tenant(cluster, dir);
-      const node = await lab.addNode('k13', { lan: true });
+      const node = await lab.addNode('reissue', { lan: true }); // not k<N>: boot() names its nodes so
       const cfg = path.join(node.dir, 'tsconfig');
       // The kubelet's Secret-volume layout; an update swaps ..data, as the operator's new config Secret would.
-      const publish = (key: string) => writeAtomically(cfg, { 'cap-100.hujson': `{"Version": "alpha0", "AuthKey": "${key}", "ServerURL": "${LOGIN_SERVER}", "Hostname": "k13", "AcceptDNS": false}\n` });
+      const publish = (key: string) => writeAtomically(cfg, { 'cap-100.hujson': `{"Version": "alpha0", "AuthKey": "${key}", "ServerURL": "${LOGIN_SERVER}", "Hostname": "reissue", "AcceptDNS": false}\n` });
       publish(bad);
-      const env = { ...clusterEnv(), TS_KUBE_SECRET: t.secret, POD_NAME: 'k13-0', POD_UID: 'uid-k13', TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: cfg };
-      const cb = lab.startContainerboot(node, { env, noLoginServer: true, serviceAccountDir: t.saDir, name: 'containerboot-k13' });
+      const env = { ...clusterEnv(), TS_KUBE_SECRET: t.secret, POD_NAME: 'reissue-0', POD_UID: 'uid-reissue', TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR: cfg };
+      const cb = lab.startContainerboot(node, { env, noLoginServer: true, serviceAccountDir: t.saDir, name: 'containerboot-reissue' });
       await cb.proc.waitForOutput(/Requesting a new auth key from operator/, 60_000);
       const asked = await waitFor('reissue_authkey in the Secret', async () => (await t.read())?.reissue_authkey, 30_000);
       expect(asked).toBe(bad);
