@@ -13,6 +13,7 @@ import { type Tenant, tenant } from './tenant.js';
 import { describePods } from './pods.suite.js';
 import { describeOperator } from './operator.suite.js';
 import { describeProxyGroup } from './proxygroup.suite.js';
+import { describeIngressProxyGroup } from './ingressPG.suite.js';
 import { describeRotation, startRotationPod } from './rotation.suite.js';
 import { describeKubeRows } from './kubeRows.suite.js';
 
@@ -277,5 +278,6 @@ const ctx = () => ({ lab, cluster: cluster!, dir });
 describePods(ctx);
 describeOperator(ctx);
 describeProxyGroup(ctx);
+describeIngressProxyGroup(ctx);
 describeKubeRows(() => ({ ...ctx(), boot, secretWhere, rename }));
 describeRotation(ctx); // last: it waits for the kubelet's rotation of the Pod started in beforeAll

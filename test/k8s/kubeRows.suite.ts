@@ -129,9 +129,55 @@ export function describeKubeRows(ctx: () => RowsCtx): void {
       // one-step mode (it stayed in NoState for the whole minute), so no reissue is ever asked.
     }, 150_000);
 
-    // K10 has no test here: the real cluster showed that tailscaled's own kubestore sends the
-    // token file verbatim too (`net/http: invalid header field value for "Authorization"`), so a
-    // padded token fails in tailscaled whatever containerboot trims (COMPATIBILITY K10).
+    it('K10: a token file ending in a newline: containerboot`s own requests (permission check, boot reset) succeed on the real server; tailscaled`s kubestore, which sends the file verbatim, is what fails', async () => {
+      const { boot, cluster, dir } = ctx();
+      const t = await tenant(cluster, dir);
+      // Pre-created (as the operator does), so the boot reset patches it before tailscaled starts.
+      await cluster.core.createNamespacedSecret({ namespace: t.namespace, body: { metadata: { name: t.secret } } });
+      fs.writeFileSync(path.join(t.saDir, 'token'), `${t.token}\n`); // as `echo "$TOKEN" > token` writes it
+      const { cb } = await boot(t, { env: { POD_UID: 'uid-k10' } });
+      const s = await waitFor('the boot reset in the real Secret', async () => {
+        const x = await t.read();
+        return x?.pod_uid === 'uid-k10' ? x : undefined;
+      }, 30_000, 200);
+      expect(s.tailscale_capver).toBe('142');
+      // tailscaled v1.102.3 puts the file into its Authorization header as read (COMPATIBILITY K10).
+      await cb.proc.waitForOutput(/invalid header field value for "Authorization"/, 60_000);
+      if (cb.proc.running) await cb.stop();
+      const out = cb.output();
+      expect(out).not.toContain('permissions are missing');
+      expect(out).not.toContain(t.token);
+    }, 120_000);
+
+    it('S11/S12: TS_SERVE_CONFIG in the kubelet`s ..data layout with auto-advertisement on: each applied config`s Services are advertised (prefs as tailscaled`s kubestore persists them in the real Secret), a new set replaces the old, shutdown unadvertises', async () => {
+      const { lab, boot, cluster, dir } = ctx();
+      const t = await tenant(cluster, dir);
+      const node = await lab.addNode('serveadv', { lan: true }); // not k<N>: boot() names its nodes so
+      const cfgDir = path.join(node.dir, 'serve');
+      const publish = (svc: string) => writeAtomically(cfgDir, { 'serve-config.json': JSON.stringify({ Services: { [svc]: {
+        TCP: { '80': { HTTP: true } }, Web: { [`${svc.slice(4)}.lab.test:80`]: { Handlers: { '/': { Text: `hello from ${svc}` } } } },
+      } } }) });
+      publish('svc:alpha');
+      const { cb } = await boot(t, { node, env: { TS_SERVE_CONFIG: path.join(cfgDir, 'serve-config.json') } });
+      await cb.waitStartupComplete(30_000);
+      const advertised = async () => {
+        const s = await t.read();
+        const prefs = s?.[s['_current-profile'] ?? ''];
+        return prefs === undefined ? undefined : ((JSON.parse(prefs) as { AdvertiseServices?: string[] | null }).AdvertiseServices ?? []);
+      };
+      const until = (want: string[]) => waitFor(`AdvertiseServices ${JSON.stringify(want)} in the Secret`, async () => {
+        const a = await advertised();
+        return JSON.stringify(a) === JSON.stringify(want) ? a : undefined;
+      }, 30_000, 300);
+      expect(await until(['svc:alpha'])).toEqual(['svc:alpha']);
+      publish('svc:beta');
+      expect(await until(['svc:beta'])).toEqual(['svc:beta']);
+      await cb.stop();
+      expect(cb.proc.exitInfo?.code).toBe(0);
+      expect(cb.output()).toContain('unadvertising services: [svc:beta]');
+      expect(await advertised()).toEqual([]);
+    }, 120_000);
+
     it('K11: shutdown checks the real Secret for consistent state before stopping tailscaled', async () => {
       const { boot, secretWhere, cluster, dir } = ctx();
       const t = await tenant(cluster, dir);

@@ -119,5 +119,36 @@ export function describePods(get: Ctx): void {
       await deletePod(cluster, t.namespace, 'proxy');
       await deletePod(cluster, t.namespace, 'backend');
     }, 240_000);
+
+    it('subnet.yaml (TS_ROUTES = a backend Pod, kernel mode, privileged): with the route approved, a tailnet peer accepting routes reaches the backend through the router (SNAT: the backend sees the router Pod)', async () => {
+      const ctx = get();
+      const { cluster, lab } = ctx;
+      await ensurePodImages(cluster);
+      const t = await tenant(cluster, ctx.dir);
+      const key = await withAuthKey(ctx, t);
+      await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: webPod('subnet-backend') }));
+      const backendIP = (await waitPodRunning(cluster, t.namespace, 'subnet-backend', 60_000)).status!.podIP!;
+      const route = `${backendIP}/32`;
+      const pod = upstreamManifest<k8s.V1Pod>('docs/k8s/subnet.yaml', { SA_NAME: 'tailscale', TS_KUBE_SECRET: t.secret, TS_ROUTES: route });
+      onImage(pod.spec!, 'tailscale');
+      await api(cluster.core.createNamespacedPod({ namespace: t.namespace, body: pod }));
+      const routerIP = (await waitPodRunning(cluster, t.namespace, 'subnet-router', 90_000)).status!.podIP!;
+      await deviceInfo(t);
+      const node = await waitFor('the router in headscale, announcing the route', async () => {
+        const n = await lab.headscale.findNode('subnet-router');
+        return n?.availableRoutes.includes(route) ? n : undefined;
+      }, 30_000, 500);
+      await lab.headscale.approveRoutes(node.id, [route]);
+      const peer = await lab.startPeer('subnetpeer', { hostname: 'peer-subnet', kernel: true, upArgs: ['--accept-routes'] });
+      const r = await waitFor('the backend through the subnet router', async () => {
+        const x = await lab.curl(peer.node, `http://${backendIP}:8080/hi`, 4);
+        return x.status === 200 && x.body.includes(`client=${routerIP}`) ? x : undefined;
+      }, 60_000, 1000);
+      expect(r.body).toContain('hello from subnet-backend');
+      expect(await podLogs(cluster, t.namespace, 'subnet-router', 'tailscale')).not.toContain(key);
+      await peer.stop();
+      await deletePod(cluster, t.namespace, 'subnet-router');
+      await deletePod(cluster, t.namespace, 'subnet-backend');
+    }, 240_000);
   });
 }

@@ -1,116 +1,44 @@
-// An egress ProxyGroup (2 replicas) as the operator builds it (cmd/k8s-operator/proxygroup_specs.go
-// and proxygroup.go of tailscale.com@v1.102.3, read for facts): the deploy/manifests/proxy.yaml
-// skeleton with serviceAccountName and Role/RoleBinding named after the ProxyGroup (get/patch/update
-// on `<pg>-<i>-config` and `<pg>-<i>`), every replica's config Secret `<pg>-<i>-config`
-// (`cap-106.hujson`) mounted at /etc/tsconfig/<pg>-<i>, the ConfigMap `<pg>-egress-config`
-// (`egress-services`, `hep-pings`) mounted at /etc/proxies, the egress env and the preStop HTTP hook
-// on :9002. There is no operator and no kube-proxy here: the test writes what the operator writes and
-// a client Pod talks to the replicas' Pod IPs directly. Only `image:` is swapped.
-import * as k8s from '@kubernetes/client-node';
-import fs from 'node:fs';
-import path from 'node:path';
+// An egress ProxyGroup (2 replicas) as the operator builds it (test/k8s/pgSpec.ts): both replicas
+// port-map a client Pod's traffic to tailnet targets from the ConfigMap `<pg>-egress-config`; the
+// test writes what the operator writes and a client Pod talks to the replicas' Pod IPs directly.
+import type * as k8s from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
-import { LOGIN_SERVER, waitFor } from '../lab/lab.js';
+import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensurePodImages, followLogs, onImage, waitPodRunning, webContainer, webPod } from '../lab/cluster-pods.js';
-import { UPSTREAM } from './tenant.js';
+import { api, ensurePodImages, followLogs, podLogs, waitPodRunning, webPod } from '../lab/cluster-pods.js';
+import { createPGRBAC, createPGSecrets, pgConfig, pgStatefulSet, secretKey, setPGConfigMap } from './pgSpec.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
 
 const PG = 'egress-pg';
 const REPLICAS = 2;
 
-/** The operator's per-replica tailscaled config (pgTailscaledConfig), JSON as it marshals it. */
-const pgConfig = (key: string, i: number) =>
-  JSON.stringify({ Version: 'alpha0', AcceptDNS: false, AcceptRoutes: false, Locked: false, Hostname: `${PG}-${i}`, AuthKey: key, ServerURL: LOGIN_SERVER });
-
-function pgStatefulSet(namespace: string): k8s.V1StatefulSet {
-  const sts = k8s.loadYaml<k8s.V1StatefulSet>(fs.readFileSync(path.join(UPSTREAM, 'deploy', 'manifests', 'proxy.yaml'), 'utf8'));
-  const labels = { 'tailscale.com/managed': 'true', 'tailscale.com/parent-resource-type': 'proxygroup', 'tailscale.com/parent-resource': PG };
-  sts.metadata = { name: PG, namespace, labels };
-  sts.spec!.replicas = REPLICAS;
-  sts.spec!.selector = { matchLabels: labels };
-  const tpl = sts.spec!.template;
-  tpl.metadata = { name: PG, namespace, labels, deletionGracePeriodSeconds: 360 };
-  const pod = tpl.spec!;
-  pod.serviceAccountName = PG;
-  pod.volumes = [
-    ...Array.from({ length: REPLICAS }, (_, i) => ({ name: `tailscaledconfig-${i}`, secret: { secretName: `${PG}-${i}-config` } })),
-    { name: `${PG}-egress-config`, configMap: { name: `${PG}-egress-config` } },
-  ];
-  const ts = pod.containers.find((c) => c.name === 'tailscale')!;
-  ts.volumeMounts = [
-    ...Array.from({ length: REPLICAS }, (_, i) => ({ name: `tailscaledconfig-${i}`, readOnly: true, mountPath: `/etc/tsconfig/${PG}-${i}` })),
-    { name: `${PG}-egress-config`, mountPath: '/etc/proxies', readOnly: true },
-  ];
-  ts.env!.push(
-    { name: 'POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } },
-    { name: 'TS_KUBE_SECRET', value: '$(POD_NAME)' },
-    { name: 'TS_EXPERIMENTAL_SERVICE_AUTO_ADVERTISEMENT', value: 'false' },
-    { name: 'TS_STATE', value: 'kube:$(POD_NAME)' },
-    { name: 'TS_EXPERIMENTAL_VERSIONED_CONFIG_DIR', value: '/etc/tsconfig/$(POD_NAME)' },
-    { name: 'TS_DEBUG_ACME_FORCE_RENEWAL', value: 'true' },
-    { name: 'TS_EGRESS_SERVICES_CONFIG_PATH', value: '/etc/proxies/egress-services' },
-    { name: 'TS_EGRESS_PROXIES_CONFIG_PATH', value: '/etc/proxies' },
-    { name: 'TS_INTERNAL_APP', value: 'k8s-operator-proxygroup-egress' },
-    { name: 'TS_ENABLE_HEALTH_CHECK', value: 'true' },
-  );
-  ts.lifecycle = { preStop: { httpGet: { path: '/internal-egress-services-preshutdown', port: 9002 } } };
-  // One-step mode: no login server or extra args in the environment (the config file's ServerURL decides).
-  onImage(pod, 'tailscale', { TS_EXTRA_ARGS: '' });
-  const init = pod.initContainers!.find((c) => c.name === 'sysctler')!;
-  const host = webContainer('sysctler');
-  Object.assign(init, { image: host.image, imagePullPolicy: 'Never', volumeMounts: host.volumeMounts });
-  return sts;
-}
-
-async function createRBAC(c: Cluster, namespace: string) {
-  await api(c.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: PG } } }));
-  const names = Array.from({ length: REPLICAS }, (_, i) => [`${PG}-${i}-config`, `${PG}-${i}`]).flat();
-  await api(c.rbac.createNamespacedRole({ namespace, body: { metadata: { name: PG }, rules: [
-    { apiGroups: [''], resources: ['secrets'], verbs: ['list', 'watch'] },
-    { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'patch', 'update'], resourceNames: names },
-    { apiGroups: [''], resources: ['events'], verbs: ['create', 'patch', 'get'] },
-  ] } }));
-  await api(c.rbac.createNamespacedRoleBinding({ namespace, body: { metadata: { name: PG },
-    subjects: [{ kind: 'ServiceAccount', name: PG, namespace }], roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: PG } } }));
-}
-
 type EgressConfig = Record<string, { tailnetTarget: { ip?: string; fqdn?: string }; ports: { protocol: string; matchPort: number; targetPort: number }[]; healthCheckEndpoint?: string }>;
 
-async function setEgressConfig(c: Cluster, namespace: string, cfg: EgressConfig, create = false) {
-  const body: k8s.V1ConfigMap = { metadata: { name: `${PG}-egress-config` }, data: { 'egress-services': JSON.stringify(cfg), 'hep-pings': String(REPLICAS * 3) } };
-  if (create) await api(c.core.createNamespacedConfigMap({ namespace, body }));
-  else await api(c.core.replaceNamespacedConfigMap({ name: `${PG}-egress-config`, namespace, body }));
-}
+const egressData = (cfg: EgressConfig, replicas = REPLICAS) => ({ 'egress-services': JSON.stringify(cfg), 'hep-pings': String(replicas * 3) });
 
-async function egressStatus(c: Cluster, namespace: string, i: number): Promise<{ podIPv4?: string; services?: Record<string, { ports: unknown[]; tailnetTargetIPs: string[] | null }> } | undefined> {
-  const s = await c.core.readNamespacedSecret({ name: `${PG}-${i}`, namespace }).catch(() => undefined);
-  const v = s?.data?.['egress-services'];
-  return v ? JSON.parse(Buffer.from(v, 'base64').toString('utf8')) : undefined;
+async function egressStatus(c: Cluster, namespace: string, pg: string, i: number): Promise<{ podIPv4?: string; services?: Record<string, { ports: unknown[]; tailnetTargetIPs: string[] | null }> } | undefined> {
+  const v = await secretKey(c, namespace, `${pg}-${i}`, 'egress-services');
+  return v ? JSON.parse(v) : undefined;
 }
 
 export function describeProxyGroup(get: Ctx): void {
   describe('an egress ProxyGroup on the real cluster', () => {
-    it('2 replicas: both serve the ConfigMap`s services; a ConfigMap edit changes the kernel rules and the status in both Secrets; deleting a replica runs the preStop drain', async () => {
+    it('2 replicas: both serve the ConfigMap`s services; the FQDN target moving to another peer (S3), a ConfigMap edit and a broken ConfigMap (S2) are seen in both replicas` kernel rules and Secrets; deleting a replica runs the preStop drain', async () => {
       const { lab, cluster } = get();
       await ensurePodImages(cluster);
       const namespace = `cb-pg-${process.pid}`;
+      const o = { name: PG, namespace, kind: 'egress' as const, replicas: REPLICAS };
       await api(cluster.core.createNamespace({ body: { metadata: { name: namespace } } }));
-      await createRBAC(cluster, namespace);
+      await createPGRBAC(cluster, o);
       const peer = await lab.startPeer('pgtarget', { hostname: 'pg-target', kernel: true });
       await lab.startWebServer(peer.node, 'pg-target', 8080);
       const targetIP = await peer.ip4();
       const key = await lab.createKey({ reusable: true });
-      for (let i = 0; i < REPLICAS; i++) {
-        const labels = (type: string) => ({ 'tailscale.com/managed': 'true', 'tailscale.com/parent-resource-type': 'proxygroup', 'tailscale.com/parent-resource': PG, 'tailscale.com/secret-type': type });
-        await api(cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name: `${PG}-${i}-config`, labels: labels('config') }, stringData: { 'cap-106.hujson': pgConfig(key, i) } } }));
-        // pgStateSecrets: the operator creates the (empty) state Secrets; the Role has no create.
-        await api(cluster.core.createNamespacedSecret({ namespace, body: { metadata: { name: `${PG}-${i}`, labels: labels('state') } } }));
-      }
-      await setEgressConfig(cluster, namespace, { web: { tailnetTarget: { fqdn: 'pg-target.lab.test' }, ports: [{ protocol: 'tcp', matchPort: 9080, targetPort: 8080 }] } }, true);
-      await api(cluster.apps.createNamespacedStatefulSet({ namespace, body: pgStatefulSet(namespace) }));
+      await createPGSecrets(cluster, o, (i) => pgConfig(o, key, i));
+      await setPGConfigMap(cluster, o, egressData({ web: { tailnetTarget: { fqdn: 'pg-target.lab.test' }, ports: [{ protocol: 'tcp', matchPort: 9080, targetPort: 8080 }] } }), true);
+      await api(cluster.apps.createNamespacedStatefulSet({ namespace, body: pgStatefulSet(o) }));
       await api(cluster.core.createNamespacedPod({ namespace, body: webPod('client') }));
       await waitPodRunning(cluster, namespace, 'client', 60_000);
       const pods: k8s.V1Pod[] = [];
@@ -118,41 +46,74 @@ export function describeProxyGroup(get: Ctx): void {
       const ips = pods.map((p) => p.status!.podIP!);
 
       const curl = (ip: string, port: number) => cluster.kubectl('exec', '-n', namespace, 'client', '--', 'curl', '-sS', '--max-time', '3', `http://${ip}:${port}/pg`);
-      const reaches = (ip: string, port: number) => waitFor(`client → ${ip}:${port} → pg-target`, async () => {
+      const reaches = (ip: string, port: number, who = 'pg-target') => waitFor(`client → ${ip}:${port} → ${who}`, async () => {
         const r = await curl(ip, port);
-        return r.code === 0 && r.stdout.includes('hello from pg-target') ? r.stdout : undefined;
+        return r.code === 0 && r.stdout.includes(`hello from ${who}`) ? r.stdout : undefined;
       }, 60_000, 1000);
+      const status = (i: number) => egressStatus(cluster, namespace, PG, i);
+      const natRules = async (i: number) => (await cluster.kubectl('exec', '-n', namespace, `${PG}-${i}`, '-c', 'tailscale', '--', 'iptables-save', '-t', 'nat')).stdout;
       for (const ip of ips) expect(await reaches(ip, 9080)).toContain('path=/pg');
       for (let i = 0; i < REPLICAS; i++) {
-        const st = await waitFor(`egress status in ${PG}-${i}`, async () => (await egressStatus(cluster, namespace, i))?.services?.web ? egressStatus(cluster, namespace, i) : undefined, 30_000, 500);
+        const st = await waitFor(`egress status in ${PG}-${i}`, async () => (await status(i))?.services?.web ? status(i) : undefined, 30_000, 500);
         expect(st!.podIPv4).toBe(ips[i]);
-        const state = await cluster.core.readNamespacedSecret({ name: `${PG}-${i}`, namespace });
-        const dec = (k: string) => Buffer.from(state.data![k] ?? '', 'base64').toString();
-        expect(dec('pod_uid')).toBe(pods[i]!.metadata!.uid); // the Secret existed at boot: the reset ran
-        expect(dec('tailscale_capver')).toBe('142');
+        expect(await secretKey(cluster, namespace, `${PG}-${i}`, 'pod_uid')).toBe(pods[i]!.metadata!.uid); // the Secret existed at boot: the reset ran
+        expect(await secretKey(cluster, namespace, `${PG}-${i}`, 'tailscale_capver')).toBe('142');
         expect(st!.services!.web!.tailnetTargetIPs).toEqual([targetIP, expect.stringMatching(/^fd7a:115c:a1e0::/)]); // every address of the FQDN target
       }
 
+      // S3: the MagicDNS name moves to another peer (two renames in headscale); every replica
+      // re-resolves the FQDN on the next netmap and re-points its port map and status.
+      const other = await lab.startPeer('pgother', { hostname: 'pg-other', kernel: true });
+      await lab.startWebServer(other.node, 'pg-other', 8080);
+      const otherIP = await other.ip4();
+      const [first, second] = [await lab.headscale.findNode('pg-target'), await lab.headscale.findNode('pg-other')];
+      await lab.headscale.cli(['nodes', 'rename', '-i', String(first!.id), 'pg-old']);
+      await lab.headscale.cli(['nodes', 'rename', '-i', String(second!.id), 'pg-target']);
+      for (let i = 0; i < REPLICAS; i++) {
+        await waitFor(`${PG}-${i}: web resolves to the other peer`, async () => {
+          const st = await status(i);
+          return st?.services?.web?.tailnetTargetIPs?.[0] === otherIP ? st : undefined;
+        }, 60_000, 500);
+        const rules = await natRules(i);
+        expect(rules).toContain(`--to-destination ${otherIP}:8080`);
+        expect(rules).not.toContain(`--to-destination ${targetIP}:8080`);
+      }
+      for (const ip of ips) await reaches(ip, 9080, 'pg-other');
+
       // The operator rewrites the ConfigMap: web moves to an IP target on 9081. The kubelet swaps ..data.
       const t0 = Date.now();
-      await setEgressConfig(cluster, namespace, { web2: { tailnetTarget: { ip: targetIP }, ports: [{ protocol: 'tcp', matchPort: 9081, targetPort: 8080 }], healthCheckEndpoint: '' } });
+      const web2 = (healthCheckEndpoint: string, ip = targetIP) => ({ web2: { tailnetTarget: { ip }, ports: [{ protocol: 'tcp', matchPort: 9081, targetPort: 8080 }], healthCheckEndpoint } });
+      await setPGConfigMap(cluster, o, egressData(web2('')));
       for (let i = 0; i < REPLICAS; i++) {
         await waitFor(`${PG}-${i}: status lists web2 only`, async () => {
-          const st = await egressStatus(cluster, namespace, i);
+          const st = await status(i);
           return st?.services?.web2 && !st.services.web ? st : undefined;
         }, 60_000, 500);
-        const rules = await cluster.kubectl('exec', '-n', namespace, `${PG}-${i}`, '-c', 'tailscale', '--', 'iptables-save', '-t', 'nat');
-        expect(rules.stdout).toMatch(/--dport 9081 .*DNAT --to-destination 100\./);
-        expect(rules.stdout).not.toMatch(/--dport 9080 /);
+        const rules = await natRules(i);
+        expect(rules).toMatch(/--dport 9081 .*DNAT --to-destination 100\./);
+        expect(rules).not.toMatch(/--dport 9080 /);
       }
       const swapMs = Date.now() - t0;
       for (const ip of ips) await reaches(ip, 9081);
       expect((await curl(ips[0]!, 9080)).code).not.toBe(0);
 
+      // S2: a broken ConfigMap (a target that is not an IP) is logged naming the file and the
+      // service; both replicas keep their rules and status, and keep running.
+      const before = await Promise.all([0, 1].map(async (i) => ({ rules: await natRules(i), status: JSON.stringify(await status(i)) })));
+      await setPGConfigMap(cluster, o, egressData(web2('', '100.64.0.300')));
+      for (let i = 0; i < REPLICAS; i++) {
+        const line = await waitFor(`${PG}-${i} logs the broken config`, async () =>
+          (await podLogs(cluster, namespace, `${PG}-${i}`, 'tailscale')).split('\n').find((l) => l.includes('invalid egress services config')), 60_000, 1000);
+        expect(line).toMatch(/invalid egress services config \/etc\/proxies\/egress-services: service "web2": .*100\.64\.0\.300.*; keeping the current egress firewall rules and status/);
+        expect(await natRules(i)).toBe(before[i]!.rules);
+        expect(JSON.stringify(await status(i))).toBe(before[i]!.status);
+      }
+      for (const ip of ips) await reaches(ip, 9081);
+
       // preStop: the hook pings the health endpoint (here replica 0's /healthz: the stand-in for a
       // Service whose endpoints no longer include replica 1), sees another Pod's identity, then
       // sleeps before answering; only then does the kubelet send SIGTERM.
-      await setEgressConfig(cluster, namespace, { web2: { tailnetTarget: { ip: targetIP }, ports: [{ protocol: 'tcp', matchPort: 9081, targetPort: 8080 }], healthCheckEndpoint: `http://${ips[0]}:9002/healthz` } });
+      await setPGConfigMap(cluster, o, egressData(web2(`http://${ips[0]}:9002/healthz`)));
       await waitFor('the health endpoint in replica 1`s mounted config', async () => {
         const r = await cluster.kubectl('exec', '-n', namespace, `${PG}-1`, '-c', 'tailscale', '--', 'cat', '/etc/proxies/egress-services');
         return r.stdout.includes('/healthz') ? true : undefined;
@@ -171,7 +132,36 @@ export function describeProxyGroup(get: Ctx): void {
       await reaches(back.status!.podIP!, 9081);
       console.log(`proxygroup: ConfigMap edit → both replicas' status ${swapMs} ms; replica delete → logs ended ${deleteMs} ms`);
       await cluster.apps.deleteNamespacedStatefulSet({ name: PG, namespace });
+      await other.stop();
       await peer.stop();
-    }, 420_000);
+    }, 480_000);
+
+    it('a replica without POD_IPS, deleted before "Startup complete": the preStop hook reads the mounted config (S10) and, unable to verify, reports the service drained (S8)', async () => {
+      const { lab, cluster } = get();
+      await ensurePodImages(cluster);
+      const namespace = `cb-pg-noip-${process.pid}`;
+      const o = { name: 'noip-pg', namespace, kind: 'egress' as const, replicas: 1, withoutEnv: ['POD_IPS'] };
+      await api(cluster.core.createNamespace({ body: { metadata: { name: namespace } } }));
+      await createPGRBAC(cluster, o);
+      // A key headscale does not know: the node never logs in, so containerboot never reaches
+      // "Startup complete" (it asks the operator for a new key and waits).
+      await createPGSecrets(cluster, o, (i) => pgConfig(o, 'fedcba9876543210'.repeat(3), i));
+      await setPGConfigMap(cluster, o, egressData({ web: { tailnetTarget: { ip: '100.64.0.99' }, ports: [{ protocol: 'tcp', matchPort: 9080, targetPort: 8080 }], healthCheckEndpoint: 'http://10.244.0.1:9/healthz' } }, 1), true);
+      await api(cluster.apps.createNamespacedStatefulSet({ namespace, body: pgStatefulSet(o) }));
+      const pod = 'noip-pg-0';
+      await waitFor(`${pod} waiting for a new auth key`, async () => {
+        try {
+          return (await podLogs(cluster, namespace, pod, 'tailscale')).includes('Requesting a new auth key from operator') ? true : undefined;
+        } catch { return undefined; } // not started yet
+      }, 90_000, 1000);
+      const logs = followLogs(cluster, namespace, pod, 'tailscale');
+      await api(cluster.apps.deleteNamespacedStatefulSet({ name: o.name, namespace, propagationPolicy: 'Background' }));
+      await cluster.core.deleteNamespacedPod({ name: pod, namespace });
+      const out = await logs.done(60_000);
+      expect(out).not.toContain('Startup complete');
+      expect(out).toContain('Pod IPs are not known, unable to verify if cluster traffic for "web" is still routed via this Pod');
+      expect(out).not.toContain('can not be reached'); // nothing was pinged
+      expect(out).toMatch(/Sleeping for 10s before shutdown/);
+    }, 180_000);
   });
 }
