@@ -55,20 +55,21 @@ export function describeIngressProxyGroup(get: Ctx): void {
       const logs = (i: number) => podLogs(cluster, namespace, `${PG}-${i}`, 'tailscale');
       const serveStatus = async (i: number) => (await cluster.kubectl('exec', '-n', namespace, `${PG}-${i}`, '-c', 'tailscale', '--', 'tailscale', 'serve', 'status', '--json')).stdout;
 
-      // S14: no cert domain on this tailnet: the HTTPS config is not applied (upstream's warning)
-      // and https_endpoint says so, in both replicas' state Secrets.
+      // S14: no cert domain on this tailnet: https_endpoint says so in both replicas' state Secrets.
+      // The Service's HTTPS config is applied all the same: as upstream, only the node's own TCP
+      // handlers are checked against `no-https`, not a Service's.
       for (let i = 0; i < REPLICAS; i++) {
         expect(await waitFor(`${PG}-${i}: https_endpoint`, () => secretKey(cluster, namespace, `${PG}-${i}`, 'https_endpoint'), 60_000, 500)).toBe('no-https');
-        expect(await logs(i)).toContain('it is not able to issue TLS certs, so this will likely not work');
-        expect(await serveStatus(i)).not.toContain(SVC);
+        await waitFor(`${PG}-${i}: the Service's HTTPS serve config`, async () => ((await serveStatus(i)).includes('web.lab.test:443') ? true : undefined), 30_000, 1000);
+        expect(await logs(i)).not.toContain('it is not able to issue TLS certs');
         expect((await persistedPrefs(cluster, namespace, i))?.AdvertiseServices).toEqual([SVC]); // from the config Secret
       }
 
       // The HTTP endpoint added (the operator's HTTP variant): applied by both replicas after the kubelet's swap.
-      const httpCfg = serveConfig(backend, { https: false, http: true });
+      const httpCfg = serveConfig(backend, { https: true, http: true });
       await setPGConfigMap(cluster, o, { 'serve-config.json': JSON.stringify(httpCfg) });
       for (let i = 0; i < REPLICAS; i++) {
-        await waitFor(`${PG}-${i}: the HTTP serve config applied`, async () => ((await serveStatus(i)).includes(`http://${backend}:8080/`) ? true : undefined), 60_000, 1000);
+        await waitFor(`${PG}-${i}: the HTTP serve config applied`, async () => ((await serveStatus(i)).includes('web.lab.test:80') ? true : undefined), 60_000, 1000);
       }
       const applies = async (i: number) => (await logs(i)).split('\n').filter((l) => l.includes('serve proxy: applying serve config')).length;
       const applied = await Promise.all([0, 1].map(applies));
@@ -85,7 +86,7 @@ export function describeIngressProxyGroup(get: Ctx): void {
           (await logs(i)).split('\n').find((l) => l.includes('serve proxy: failed to read serve config')), 60_000, 1000);
         expect(line).toContain('/etc/proxies/serve-config.json');
         expect(line).toContain('keeping the current serve config');
-        expect(await serveStatus(i)).toContain(`http://${backend}:8080/`);
+        expect(await serveStatus(i)).toContain('web.lab.test:80');
         expect(await applies(i)).toBe(applied[i]); // neither the indented rewrite nor the broken file was applied
       }
 

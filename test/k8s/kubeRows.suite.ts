@@ -172,7 +172,7 @@ export function describeKubeRows(ctx: () => RowsCtx): void {
       expect(await until(['svc:alpha'])).toEqual(['svc:alpha']);
       publish('svc:beta');
       expect(await until(['svc:beta'])).toEqual(['svc:beta']);
-      await cb.stop();
+      await cb.stop(40_000); // the unadvertisement waits 20 s for the tailnet
       expect(cb.proc.exitInfo?.code).toBe(0);
       expect(cb.output()).toContain('unadvertising services: [svc:beta]');
       expect(await advertised()).toEqual([]);

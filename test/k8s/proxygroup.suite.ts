@@ -52,6 +52,7 @@ export function describeProxyGroup(get: Ctx): void {
       }, 60_000, 1000);
       const status = (i: number) => egressStatus(cluster, namespace, PG, i);
       const natRules = async (i: number) => (await cluster.kubectl('exec', '-n', namespace, `${PG}-${i}`, '-c', 'tailscale', '--', 'iptables-save', '-t', 'nat')).stdout;
+      const ruleLines = async (i: number) => (await natRules(i)).split('\n').filter((l) => l.startsWith('-A ')).join('\n'); // without the packet counters
       for (const ip of ips) expect(await reaches(ip, 9080)).toContain('path=/pg');
       for (let i = 0; i < REPLICAS; i++) {
         const st = await waitFor(`egress status in ${PG}-${i}`, async () => (await status(i))?.services?.web ? status(i) : undefined, 30_000, 500);
@@ -99,13 +100,13 @@ export function describeProxyGroup(get: Ctx): void {
 
       // S2: a broken ConfigMap (a target that is not an IP) is logged naming the file and the
       // service; both replicas keep their rules and status, and keep running.
-      const before = await Promise.all([0, 1].map(async (i) => ({ rules: await natRules(i), status: JSON.stringify(await status(i)) })));
+      const before = await Promise.all([0, 1].map(async (i) => ({ rules: await ruleLines(i), status: JSON.stringify(await status(i)) })));
       await setPGConfigMap(cluster, o, egressData(web2('', '100.64.0.300')));
       for (let i = 0; i < REPLICAS; i++) {
         const line = await waitFor(`${PG}-${i} logs the broken config`, async () =>
           (await podLogs(cluster, namespace, `${PG}-${i}`, 'tailscale')).split('\n').find((l) => l.includes('invalid egress services config')), 60_000, 1000);
         expect(line).toMatch(/invalid egress services config \/etc\/proxies\/egress-services: service "web2": .*100\.64\.0\.300.*; keeping the current egress firewall rules and status/);
-        expect(await natRules(i)).toBe(before[i]!.rules);
+        expect(await ruleLines(i)).toBe(before[i]!.rules);
         expect(JSON.stringify(await status(i))).toBe(before[i]!.status);
       }
       for (const ip of ips) await reaches(ip, 9081);
@@ -136,32 +137,28 @@ export function describeProxyGroup(get: Ctx): void {
       await peer.stop();
     }, 480_000);
 
-    it('a replica without POD_IPS, deleted before "Startup complete": the preStop hook reads the mounted config (S10) and, unable to verify, reports the service drained (S8)', async () => {
+    it('a replica without POD_IPS (S8): deleted, its preStop hook cannot tell whether cluster traffic still arrives, reports the service drained without pinging, then sleeps', async () => {
       const { lab, cluster } = get();
       await ensurePodImages(cluster);
       const namespace = `cb-pg-noip-${process.pid}`;
       const o = { name: 'noip-pg', namespace, kind: 'egress' as const, replicas: 1, withoutEnv: ['POD_IPS'] };
       await api(cluster.core.createNamespace({ body: { metadata: { name: namespace } } }));
       await createPGRBAC(cluster, o);
-      // A key headscale does not know: the node never logs in, so containerboot never reaches
-      // "Startup complete" (it asks the operator for a new key and waits).
-      await createPGSecrets(cluster, o, (i) => pgConfig(o, 'fedcba9876543210'.repeat(3), i));
+      const key = await lab.createKey();
+      await createPGSecrets(cluster, o, (i) => pgConfig(o, key, i));
       await setPGConfigMap(cluster, o, egressData({ web: { tailnetTarget: { ip: '100.64.0.99' }, ports: [{ protocol: 'tcp', matchPort: 9080, targetPort: 8080 }], healthCheckEndpoint: 'http://10.244.0.1:9/healthz' } }, 1), true);
       await api(cluster.apps.createNamespacedStatefulSet({ namespace, body: pgStatefulSet(o) }));
       const pod = 'noip-pg-0';
-      await waitFor(`${pod} waiting for a new auth key`, async () => {
-        try {
-          return (await podLogs(cluster, namespace, pod, 'tailscale')).includes('Requesting a new auth key from operator') ? true : undefined;
-        } catch { return undefined; } // not started yet
-      }, 90_000, 1000);
+      await waitPodRunning(cluster, namespace, pod, 120_000);
+      await waitFor(`${pod}: Startup complete`, async () => ((await podLogs(cluster, namespace, pod, 'tailscale')).includes('Startup complete') ? true : undefined), 60_000, 1000);
       const logs = followLogs(cluster, namespace, pod, 'tailscale');
-      await api(cluster.apps.deleteNamespacedStatefulSet({ name: o.name, namespace, propagationPolicy: 'Background' }));
       await cluster.core.deleteNamespacedPod({ name: pod, namespace });
       const out = await logs.done(60_000);
-      expect(out).not.toContain('Startup complete');
       expect(out).toContain('Pod IPs are not known, unable to verify if cluster traffic for "web" is still routed via this Pod');
       expect(out).not.toContain('can not be reached'); // nothing was pinged
       expect(out).toMatch(/Sleeping for 10s before shutdown/);
+      expect(out).not.toContain(key);
+      await cluster.apps.deleteNamespacedStatefulSet({ name: o.name, namespace });
     }, 180_000);
   });
 }
