@@ -8,8 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensurePodImages, followLogs, podLogs, waitPodRunning, webPod } from '../lab/cluster-pods.js';
-import { createPGRBAC, createPGSecrets, pgConfig, pgStatefulSet, secretKey, setPGConfigMap } from './pgSpec.js';
+import { api, followLogs, podLogs, waitPodRunning, webPod } from '../lab/cluster-pods.js';
+import { createPGSecrets, pgConfig, pgStatefulSet, secretKey, setPGConfigMap, setUpPG } from './pgSpec.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
 
@@ -39,11 +39,8 @@ export function describeIngressProxyGroup(get: Ctx): void {
   describe('an ingress ProxyGroup on the real cluster', () => {
     it('2 replicas: https_endpoint no-https (S14); the serve config applied from the ConfigMap, an equivalent rewrite not re-applied (S16), a broken one kept out (S13); scaling down unadvertises the Service (S12)', async () => {
       const { lab, cluster } = get();
-      await ensurePodImages(cluster);
       const namespace = `cb-ipg-${process.pid}`;
-      const o = { name: PG, namespace, kind: 'ingress' as const, replicas: REPLICAS };
-      await api(cluster.core.createNamespace({ body: { metadata: { name: namespace } } }));
-      await createPGRBAC(cluster, o);
+      const o = await setUpPG(cluster, { name: PG, namespace, kind: 'ingress' as const, replicas: REPLICAS });
       await api(cluster.core.createNamespacedPod({ namespace, body: webPod('ingress-backend') }));
       const backend = (await waitPodRunning(cluster, namespace, 'ingress-backend', 60_000)).status!.podIP!;
       const key = await lab.createKey({ reusable: true });

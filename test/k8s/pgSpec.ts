@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LOGIN_SERVER } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, onImage, webContainer } from '../lab/cluster-pods.js';
+import { api, ensurePodImages, onImage, webContainer } from '../lab/cluster-pods.js';
 import { UPSTREAM } from './tenant.js';
 
 export type PGKind = 'egress' | 'ingress';
@@ -84,6 +84,14 @@ export function pgStatefulSet(o: PGOptions): k8s.V1StatefulSet {
   const host = webContainer('sysctler');
   Object.assign(init, { image: host.image, imagePullPolicy: 'Never', volumeMounts: host.volumeMounts });
   return sts;
+}
+
+/** The pod images, the ProxyGroup's namespace and its RBAC: what every ProxyGroup test starts with. */
+export async function setUpPG<T extends PGOptions>(c: Cluster, o: T): Promise<T> {
+  await ensurePodImages(c);
+  await api(c.core.createNamespace({ body: { metadata: { name: o.namespace } } }));
+  await createPGRBAC(c, o);
+  return o;
 }
 
 /** The ProxyGroup's ServiceAccount, Role (pgRole) and RoleBinding. */

@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import type { Lab } from '../lab/lab.js';
 import { waitFor } from '../lab/lab.js';
 import type { Cluster } from '../lab/cluster.js';
-import { api, ensurePodImages, followLogs, podLogs, waitPodRunning, webPod } from '../lab/cluster-pods.js';
-import { createPGRBAC, createPGSecrets, pgConfig, pgStatefulSet, secretKey, setPGConfigMap } from './pgSpec.js';
+import { api, followLogs, podLogs, waitPodRunning, webPod } from '../lab/cluster-pods.js';
+import { createPGSecrets, pgConfig, pgStatefulSet, secretKey, setPGConfigMap, setUpPG } from './pgSpec.js';
 
 type Ctx = () => { lab: Lab; cluster: Cluster; dir: string };
 
@@ -27,11 +27,8 @@ export function describeProxyGroup(get: Ctx): void {
   describe('an egress ProxyGroup on the real cluster', () => {
     it('2 replicas: both serve the ConfigMap`s services; the FQDN target moving to another peer (S3), a ConfigMap edit and a broken ConfigMap (S2) are seen in both replicas` kernel rules and Secrets; deleting a replica runs the preStop drain', async () => {
       const { lab, cluster } = get();
-      await ensurePodImages(cluster);
       const namespace = `cb-pg-${process.pid}`;
-      const o = { name: PG, namespace, kind: 'egress' as const, replicas: REPLICAS };
-      await api(cluster.core.createNamespace({ body: { metadata: { name: namespace } } }));
-      await createPGRBAC(cluster, o);
+      const o = await setUpPG(cluster, { name: PG, namespace, kind: 'egress' as const, replicas: REPLICAS });
       const peer = await lab.startPeer('pgtarget', { hostname: 'pg-target', kernel: true });
       await lab.startWebServer(peer.node, 'pg-target', 8080);
       const targetIP = await peer.ip4();
@@ -139,11 +136,8 @@ export function describeProxyGroup(get: Ctx): void {
 
     it('a replica without POD_IPS (S8): deleted, its preStop hook cannot tell whether cluster traffic still arrives, reports the service drained without pinging, then sleeps', async () => {
       const { lab, cluster } = get();
-      await ensurePodImages(cluster);
       const namespace = `cb-pg-noip-${process.pid}`;
-      const o = { name: 'noip-pg', namespace, kind: 'egress' as const, replicas: 1, withoutEnv: ['POD_IPS'] };
-      await api(cluster.core.createNamespace({ body: { metadata: { name: namespace } } }));
-      await createPGRBAC(cluster, o);
+      const o = await setUpPG(cluster, { name: 'noip-pg', namespace, kind: 'egress' as const, replicas: 1, withoutEnv: ['POD_IPS'] });
       const key = await lab.createKey();
       await createPGSecrets(cluster, o, (i) => pgConfig(o, key, i));
       await setPGConfigMap(cluster, o, egressData({ web: { tailnetTarget: { ip: '100.64.0.99' }, ports: [{ protocol: 'tcp', matchPort: 9080, targetPort: 8080 }], healthCheckEndpoint: 'http://10.244.0.1:9/healthz' } }, 1), true);
