@@ -80,7 +80,7 @@ try {
     const failures: Failure[] = [];
     // One warm-up run (page cache, headscale's first-node work), not counted.
     for (let i = 0; i <= RUNS; i++) {
-      const env: Record<string, string> = { TS_AUTHKEY: await lab.createKey({ ephemeral: true }), TS_HOSTNAME: `bench-${mode}-${i}` };
+      const env: Record<string, string> = { TS_AUTHKEY: await lab.createKey({ ephemeral: true }), TS_HOSTNAME: `bench-${mode}-${i}`, ...(process.env.CONTAINERBOOT_NODE ? { CONTAINERBOOT_NODE: process.env.CONTAINERBOOT_NODE } : {}) };
       if (mode === 'ingress') Object.assign(env, { TS_USERSPACE: 'false', TS_DEST_IP: cluster.clusterIP! });
       // The socket directory exists, as with the default TS_SOCKET=/tmp/tailscaled.sock (the
       // event-driven socket wait; failed starts are counted, see COMPATIBILITY.md L4).
