@@ -12,6 +12,7 @@ import type { Settings } from '../../settings/types.js';
 import { AppliedGroups } from '../appliedGroups.js';
 import { watchDir } from '../dirWatch.js';
 import { WatchedSyncRunner } from '../syncLoop.js';
+import { collectGarbage } from '../../util/collect.js';
 import { ConfigFileError, egressConfigFile, parseEgressConfigs, readEgressConfigText, type EgressConfigs } from './config.js';
 import { planEgress } from './plan.js';
 import { EGRESS_STATUS_KEY, isOwnStatus, parseEgressStatus, serializeEgressStatus, type EgressStatus } from './status.js';
@@ -28,6 +29,9 @@ export interface EgressServicesDeps {
   watch?: typeof chokidar.watch;
   tickMs?: number;
 }
+
+/** Planned groups (services) from which a sync's garbage is collected at once (see collect.ts). */
+const LARGE_SYNC_GROUPS = 50;
 
 function addrsKey(a: string[] | undefined): string {
   return a === undefined ? '' : a.join(',');
@@ -80,6 +84,8 @@ export class EgressServices extends WatchedSyncRunner {
         tickMs: this.deps.tickMs,
         watch: this.deps.watch,
       });
+      // Start-up's garbage goes before the first sync, whose allocations then reuse its space.
+      collectGarbage();
       this.requestSync();
       await this.idle();
     } catch (e) {
@@ -195,6 +201,9 @@ export class EgressServices extends WatchedSyncRunner {
     // What the plan needed is now in the kernel and the Secret; the next sync of the same inputs
     // (this status included) would plan the same groups and no status change.
     if (plan.logs.length === 0) this.settled = { ...inputs, status: this.status };
+    // Planning many services leaves megabytes of garbage behind (parsing, planning, lowering, rule
+    // text, status JSON): collect it now rather than let the next sync pile onto it.
+    if (Object.keys(plan.groups).length >= LARGE_SYNC_GROUPS) collectGarbage();
   }
 
 }
