@@ -98,14 +98,16 @@ async function step(label: string, text: string, settleMs = 400): Promise<void> 
   const { profile } = await session.post('HeapProfiler.stopSampling') as unknown as { profile: { head: ProfileNode } };
   const byFn = new Map<string, number>();
   let total = 0;
-  const walk = (n: ProfileNode) => {
+  const name = (f: ProfileNode['callFrame']) => `${f.functionName || '(anonymous)'} ${path.basename(f.url)}:${f.lineNumber + 1}`;
+  // Built-ins (no script) are charged to their caller: "next ← planNft …".
+  const walk = (n: ProfileNode, parent: string) => {
     const f = n.callFrame;
-    const key = `${f.functionName || '(anonymous)'} ${path.basename(f.url)}:${f.lineNumber + 1}`;
+    const key = f.url === '' && parent !== '' ? `${f.functionName || '(anonymous)'} ← ${parent}` : name(f);
     byFn.set(key, (byFn.get(key) ?? 0) + n.selfSize);
     total += n.selfSize;
-    for (const c of n.children) walk(c);
+    for (const c of n.children) walk(c, f.url === '' ? parent : name(f));
   };
-  walk(profile.head);
+  walk(profile.head, '');
   console.log(`\n== ${label}: ${(total / 1048576).toFixed(2)} MiB allocated (sampled), status after ${ms.toFixed(0)} ms, ${syncs} firewall batches so far, ${runs} syncs, ${inputBytes} bytes of rule text`);
   for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${(v / 1048576).toFixed(3).padStart(8)} MiB  ${k}`);
 }

@@ -95,6 +95,7 @@ async function oneRun(backend: Backend, runNo: number): Promise<number> {
         if (!cb.running) throw new Error(`containerboot exited: ${cb.tail(10)}`);
         await sleep(5);
       }
+      const tStatus = (performance.now() - t0) / 1000;
       const list = backend === 'nftables' ? ['nft', 'list', 'ruleset'] : [backend === 'iptables-legacy' ? 'iptables-legacy-save' : 'iptables-nft-save', '-t', 'nat'];
       for (;;) {
         const found = dnatTargets((await run('ip', ['netns', 'exec', ns, ...list], { timeoutMs: 60_000 })).stdout);
@@ -104,7 +105,7 @@ async function oneRun(backend: Backend, runNo: number): Promise<number> {
       }
       const s = (performance.now() - t0) / 1000;
       await sleep(200);
-      console.log(`${backend} ${N} run ${runNo}: ${label.padEnd(16)} ${memLine(cb.pid)}  (${s.toFixed(3)} s)`);
+      console.log(`${backend} ${N} run ${runNo}: ${label.padEnd(16)} ${memLine(cb.pid)}  (${s.toFixed(3)} s, status at ${tStatus.toFixed(3)} s)`);
       if (process.env.CBMEM_SNAP) { process.kill(cb.pid, 'SIGUSR2'); await sleep(4000); }
     };
     const a = targets(N, 64);
