@@ -4,8 +4,8 @@
 // RSS grows with every large sync (docs/DECISIONS.md). The `gc` function comes from a V8 flag set
 // at run time and a fresh context (the flag is not on the command line: the image's shebang can
 // carry only one).
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+// node:v8 and node:vm are fetched at the first call: this module is part of the services code
+// that every mode preloads during the login wait.
 
 type GC = (opts?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async'; flavor?: 'regular' | 'last-resort' }) => void;
 let gc: GC | null | undefined;
@@ -14,8 +14,8 @@ let gc: GC | null | undefined;
 export function collectGarbage(): void {
   if (gc === undefined) {
     try {
-      setFlagsFromString('--expose-gc');
-      gc = runInNewContext('gc') as GC;
+      process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
+      gc = process.getBuiltinModule('node:vm').runInNewContext('gc') as GC;
     } catch {
       gc = null;
     }
