@@ -22,7 +22,9 @@ const arg = (name: string, normal: string, small: string): string => {
 };
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-const UPSTREAM = path.join(TOOLS_DIR, 'upstream', 'bin', 'containerboot');
+// COMPARE_UPSTREAM_BIN: another build in upstream's place (e.g. this project's main branch, for an
+// interleaved before/after of a change); the table's "upstream" column is then that build.
+const UPSTREAM = process.env.COMPARE_UPSTREAM_BIN ?? path.join(TOOLS_DIR, 'upstream', 'bin', 'containerboot');
 if (!fs.existsSync(UPSTREAM)) throw new Error(`${UPSTREAM} is missing (build it with: bash scripts/install-go-tools.sh --upstream-containerboot)`);
 const binaries: Record<Side, string> = { ours: CONTAINERBOOT, upstream: UPSTREAM };
 const only = new Set(list(arg('only', 'lab,dnat,ha', 'lab,dnat,ha')));

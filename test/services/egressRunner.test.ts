@@ -50,6 +50,20 @@ describe('EgressServices runner', () => {
     expect(t.kube.data.get('egress-services')).toContain('"targetPort":8080');
   });
 
+  it('a kubelet swap to identical contents changes nothing; the next real change still applies', async () => {
+    const t = await setup({ 'egress-services': fooCfg() }, netmap(SELF, [peerFoo()]));
+    await t.dir.update({ 'egress-services': fooCfg() });
+    await eventually(() => t.lines.includes('config file change detected, ensuring firewall config is up to date...'));
+    await t.eg.idle();
+    expect(t.fw.batches).toHaveLength(1);
+    expect(t.kube.replaces).toHaveLength(1);
+    await t.dir.update({ 'egress-services': fooCfg('foo.tailnetxyz.ts.net', 8080) });
+    await eventually(() => t.fw.rules('portmap')[0]?.targetPort === 8080);
+    await t.eg.idle();
+    expect(t.fw.batches).toHaveLength(2);
+    expect(t.kube.data.get('egress-services')).toContain('"targetPort":8080');
+  });
+
   it('a bad config file keeps the rules and the status and names file and service', async () => {
     const t = await setup({ 'egress-services': fooCfg() }, netmap(SELF, [peerFoo()]));
     const statusBefore = t.kube.data.get('egress-services');

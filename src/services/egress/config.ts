@@ -108,11 +108,20 @@ async function readOptional(file: string): Promise<string | undefined> {
   }
 }
 
+/** Path of the `egress-services` file in `dir`. */
+export function egressConfigFile(dir: string): string {
+  return path.join(dir, EGRESS_CONFIG_FILE);
+}
+
+/** Text of `<dir>/egress-services`, or undefined when it does not exist. */
+export function readEgressConfigText(dir: string): Promise<string | undefined> {
+  return readOptional(egressConfigFile(dir));
+}
+
 /** Reads `<dir>/egress-services`; missing or empty ⇒ no services. */
 export async function readEgressConfigs(dir: string): Promise<EgressConfigs> {
-  const file = path.join(dir, EGRESS_CONFIG_FILE);
-  const text = await readOptional(file);
-  return text === undefined ? new Map() : parseEgressConfigs(text, file);
+  const text = await readEgressConfigText(dir);
+  return text === undefined ? new Map() : parseEgressConfigs(text, egressConfigFile(dir));
 }
 
 /** Reads `<dir>/hep-pings`: missing/empty ⇒ 0; negative ⇒ logged and 0; not an integer ⇒ error. */

@@ -12,7 +12,8 @@ import type { Settings } from '../../settings/types.js';
 import { AppliedGroups } from '../appliedGroups.js';
 import { watchDir } from '../dirWatch.js';
 import { WatchedSyncRunner } from '../syncLoop.js';
-import { ConfigFileError, readEgressConfigs, type EgressConfigs } from './config.js';
+import { collectGarbage } from '../../util/collect.js';
+import { ConfigFileError, egressConfigFile, parseEgressConfigs, readEgressConfigText, type EgressConfigs } from './config.js';
 import { planEgress } from './plan.js';
 import { EGRESS_STATUS_KEY, isOwnStatus, parseEgressStatus, serializeEgressStatus, type EgressStatus } from './status.js';
 import { targetResolverFor, type FullResolver } from './targets.js';
@@ -28,6 +29,9 @@ export interface EgressServicesDeps {
   watch?: typeof chokidar.watch;
   tickMs?: number;
 }
+
+/** Planned groups (services) from which a sync's garbage is collected at once (see collect.ts). */
+const LARGE_SYNC_GROUPS = 50;
 
 function addrsKey(a: string[] | undefined): string {
   return a === undefined ? '' : a.join(',');
@@ -46,7 +50,11 @@ export class EgressServices extends WatchedSyncRunner {
   private syncedTargets = new Map<string, string[]>();
   /** Parsed config of the last read; re-read only after a file event (netmap syncs reuse it). */
   private configs: EgressConfigs | undefined;
+  /** The text `configs` was parsed from (a kubelet update fires several file events for one change). */
+  private configText: string | undefined;
   private configDirty = true;
+  /** Inputs of the last sync that changed nothing and logged nothing: the same inputs again are a no-op. */
+  private settled: { configs: EgressConfigs; status: EgressStatus | undefined; resolver: unknown; addrs: string; ipv6: boolean } | undefined;
 
   constructor(private readonly deps: EgressServicesDeps) {
     super();
@@ -76,6 +84,8 @@ export class EgressServices extends WatchedSyncRunner {
         tickMs: this.deps.tickMs,
         watch: this.deps.watch,
       });
+      // Start-up's garbage goes before the first sync, whose allocations then reuse its space.
+      collectGarbage();
       this.requestSync();
       await this.idle();
     } catch (e) {
@@ -153,7 +163,12 @@ export class EgressServices extends WatchedSyncRunner {
     if (this.configDirty || this.configs === undefined) {
       this.configDirty = false;
       try {
-        this.configs = await readEgressConfigs(this.dir);
+        const text = await readEgressConfigText(this.dir);
+        if (this.configs === undefined || text !== this.configText) {
+          this.configs = undefined;
+          this.configs = text === undefined ? new Map() : parseEgressConfigs(text, egressConfigFile(this.dir));
+          this.configText = text;
+        }
       } catch (e) {
         if (!(e instanceof ConfigFileError)) throw e;
         this.configs = undefined;
@@ -164,8 +179,12 @@ export class EgressServices extends WatchedSyncRunner {
     const configs = this.configs;
     const { podIPv4, podIPv6 } = this.deps.settings;
     const selfAddrs = this.selfAddrs();
+    const inputs = { configs, status: this.status, resolver: this.resolver, addrs: addrsKey(selfAddrs), ipv6: this.deps.firewall.hasIPv6NAT() };
+    const s = this.settled;
+    if (s !== undefined && s.configs === inputs.configs && s.status === inputs.status && s.resolver === inputs.resolver && s.addrs === inputs.addrs && s.ipv6 === inputs.ipv6) return;
+    this.settled = undefined;
     const plan = planEgress({
-      configs, status: this.status, selfAddrs, hasIPv6NAT: this.deps.firewall.hasIPv6NAT(),
+      configs, status: this.status, selfAddrs, hasIPv6NAT: inputs.ipv6,
       resolve: this.resolver!, podIPv4, podIPv6,
     });
     for (const l of plan.logs) this.log(l);
@@ -179,6 +198,12 @@ export class EgressServices extends WatchedSyncRunner {
     }
     this.syncedAddrs = addrsKey(selfAddrs);
     this.syncedTargets = plan.resolved;
+    // What the plan needed is now in the kernel and the Secret; the next sync of the same inputs
+    // (this status included) would plan the same groups and no status change.
+    if (plan.logs.length === 0) this.settled = { ...inputs, status: this.status };
+    // Planning many services leaves megabytes of garbage behind (parsing, planning, lowering, rule
+    // text, status JSON): collect it now rather than let the next sync pile onto it.
+    if (Object.keys(plan.groups).length >= LARGE_SYNC_GROUPS) collectGarbage();
   }
 
 }
