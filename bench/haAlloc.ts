@@ -5,20 +5,17 @@
 // all added, one target changed, all removed). V8's sampling heap profiler runs with collected
 // objects included, so the figures are bytes allocated (garbage included), not bytes retained.
 //   bash test/lab/run.sh bench/haAlloc.ts [services=500] [nftables|iptables] [top=25]
-import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { FirewallEngine } from '../src/firewall/engine.js';
 import { IptablesBackend, iptablesTools } from '../src/firewall/iptables.js';
 import { NftablesBackend } from '../src/firewall/nftables.js';
 import { FirewallApplyError } from '../src/firewall/errors.js';
-import { createKubeStateStore } from '../src/kube/store.js';
 import { setLogSink } from '../src/log.js';
 import { emptyNetmap } from '../src/netmap/types.js';
 import { EgressServices } from '../src/services/egress/runner.js';
-import type { Settings } from '../src/settings/types.js';
-import { startFakeKubeApi } from '../test/support/fakeKubeApi.js';
+import { egressConfigVolume, startBenchKube } from './benchKube.js';
 import { configJSON, targets } from './compare/services.js';
 
 const N = Number(process.argv[2] || 500);
@@ -26,29 +23,9 @@ const mode = process.argv[3] || 'nftables';
 const top = Number(process.argv[4] || 25);
 setLogSink(() => {});
 
-const api = await startFakeKubeApi({ secrets: { tailscale: {} } });
-const env = api.env;
-const settings = {
-  inKubernetes: true, kubeSecret: 'tailscale', root: env.TS_TEST_ONLY_ROOT ?? api.root, kubeReadAPIServerAddressFromEnv: false,
-  kubernetesServiceHost: env.KUBERNETES_SERVICE_HOST ?? '', kubernetesServicePortHTTPS: env.KUBERNETES_SERVICE_PORT_HTTPS ?? '',
-  podName: 'proxy-0', podUID: 'uid-1', authKey: '', clientID: '', clientSecret: '', tailscaledConfigFilePath: '',
-  podIPv4: '10.244.0.5', podIPv6: '',
-} as unknown as Settings;
-const kube = await createKubeStateStore(settings);
-await kube.setup(settings, new AbortController().signal);
-
-const dir = await mkdtemp(path.join(tmpdir(), 'cb-alloc-egress-'));
-let gen = 0;
-async function publish(text: string): Promise<void> {
-  gen++;
-  await mkdir(path.join(dir, `..v${gen}`));
-  await writeFile(path.join(dir, `..v${gen}`, 'egress-services'), text);
-  await symlink(`..v${gen}`, path.join(dir, '..data_tmp'));
-  await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
-  if (gen === 1) await symlink('..data/egress-services', path.join(dir, 'egress-services'));
-  else await rm(path.join(dir, `..v${gen - 1}`), { recursive: true, force: true });
-}
-await publish('{}');
+const { api, settings, kube } = await startBenchKube('10.244.0.5');
+const { dir, publish } = egressConfigVolume('cb-alloc-egress-');
+publish('{}');
 
 let inputBytes = 0;
 const fw = mode === 'nftables'
@@ -90,7 +67,7 @@ async function step(label: string, text: string, settleMs = 400): Promise<void> 
   inputBytes = 0;
   await session.post('HeapProfiler.startSampling', { samplingInterval: 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
   const t0 = performance.now();
-  await publish(text);
+  publish(text);
   while (statusWrites === w0) await new Promise((r) => setTimeout(r, 2));
   const ms = performance.now() - t0;
   await new Promise((r) => setTimeout(r, settleMs));

@@ -15,6 +15,7 @@ import { CONTAINERBOOT, NODE24 } from '../test/lab/tools.js';
 import { FAKE_BIN } from '../test/support/harness.js';
 import { FakeLocalAPI } from '../test/support/fakeLocalAPI.js';
 import { configJSON, dnatTargets, targets, type Backend } from './compare/services.js';
+import { writeAtomically } from '../test/kube/atomicWriter.js';
 
 const argv = process.argv.slice(2);
 const arg = (name: string, dflt: string): string => {
@@ -57,16 +58,7 @@ async function oneRun(backend: Backend, runNo: number): Promise<number> {
     api.self = { ID: 1, StableID: 'nSelf', Name: 'cmp-ha.tailnet.ts.net.', Addresses: ['100.64.0.1/32'] };
     const vol = path.join(dir, 'egress');
     fs.mkdirSync(vol);
-    let gen = 0;
-    const publish = (text: string) => {
-      gen++;
-      fs.mkdirSync(path.join(vol, `..v${gen}`));
-      fs.writeFileSync(path.join(vol, `..v${gen}`, 'egress-services'), text);
-      fs.symlinkSync(`..v${gen}`, path.join(vol, '..data_tmp'));
-      fs.renameSync(path.join(vol, '..data_tmp'), path.join(vol, '..data'));
-      if (gen === 1) fs.symlinkSync('..data/egress-services', path.join(vol, 'egress-services'));
-      else fs.rmSync(path.join(vol, `..v${gen - 1}`), { recursive: true, force: true });
-    };
+    const publish = (text: string) => writeAtomically(vol, { 'egress-services': text });
     publish('{}');
     const env: Record<string, string> = {
       ...kube.env, PATH: `${iptablesDir(dir, backend)}:${FAKE_BIN}:${path.dirname(NODE24)}:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin`,

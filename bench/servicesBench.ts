@@ -9,20 +9,16 @@
 // server on loopback. Arguments: runs, services (500), backend (recorder | nftables |
 // iptables-legacy | iptables-nft).
 import { readFileSync } from 'node:fs';
-import { mkdtemp, mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { createBackendFirewall } from '../src/firewall/create.js';
 import { FirewallEngine } from '../src/firewall/engine.js';
 import { FirewallApplyError } from '../src/firewall/errors.js';
 import { NftablesBackend } from '../src/firewall/nftables.js';
-import { createKubeStateStore } from '../src/kube/store.js';
 import { setLogSink } from '../src/log.js';
 import { emptyNetmap, type NetmapState } from '../src/netmap/types.js';
 import { EgressServices } from '../src/services/egress/runner.js';
-import type { Settings } from '../src/settings/types.js';
-import { startFakeKubeApi } from '../test/support/fakeKubeApi.js';
+import { egressConfigVolume, startBenchKube } from './benchKube.js';
 
 const runs = Number(process.argv[2] || 15);
 const N = Number(process.argv[3] || 500);
@@ -57,32 +53,10 @@ function netmap(moved: number | undefined, gen: number): NetmapState {
   return s;
 }
 
-const api = await startFakeKubeApi({ secrets: { tailscale: {} } });
-const env = api.env;
-const settings = {
-  inKubernetes: true, kubeSecret: 'tailscale', root: env.TS_TEST_ONLY_ROOT ?? api.root, kubeReadAPIServerAddressFromEnv: false,
-  kubernetesServiceHost: env.KUBERNETES_SERVICE_HOST ?? '', kubernetesServicePortHTTPS: env.KUBERNETES_SERVICE_PORT_HTTPS ?? '',
-  podName: 'proxy-0', podUID: 'uid-1', authKey: '', clientID: '', clientSecret: '', tailscaledConfigFilePath: '',
-  podIPv4: '10.0.0.1', podIPv6: '',
-} as unknown as Settings;
-const kube = await createKubeStateStore(settings);
-const setup = await kube.setup(settings, new AbortController().signal);
-if (!setup.canPatch) throw new Error('fake API did not grant patch');
-
+const { api, settings, kube } = await startBenchKube('10.0.0.1');
 // Kubelet-style config volume: files are symlinks through `..data`, updates swap `..data`.
-const dir = await mkdtemp(path.join(tmpdir(), 'cb-bench-egress-'));
-let gen = 0;
-async function publish(text: string): Promise<void> {
-  gen++;
-  const ts = path.join(dir, `..v${gen}`);
-  await mkdir(ts);
-  await writeFile(path.join(ts, 'egress-services'), text);
-  await symlink(`..v${gen}`, path.join(dir, '..data_tmp'));
-  await rename(path.join(dir, '..data_tmp'), path.join(dir, '..data'));
-  if (gen > 1) await rm(path.join(dir, `..v${gen - 1}`), { recursive: true, force: true });
-}
-await publish(config(80));
-await symlink('..data/egress-services', path.join(dir, 'egress-services'));
+const { dir, publish } = egressConfigVolume('cb-bench-egress-');
+publish(config(80));
 
 const nftTexts: string[] = [];
 const run = (cmds: string): string => {
@@ -136,7 +110,7 @@ const aStatus: number[] = [];
 for (let i = 0; i < runs; i++) {
   const before = lastStatus;
   const start = performance.now();
-  await publish(config(1000 + i));
+  publish(config(1000 + i));
   await waitFor(() => lastStatus !== before);
   await eg.idle();
   aEnd.push(lastStatus - start);
@@ -173,7 +147,7 @@ for (let i = 0; i < runs; i++) {
   for (const [text, into] of [['{}', dRemove], [config(80), dAdd]] as const) {
     const before = lastStatus;
     const start = performance.now();
-    await publish(text);
+    publish(text);
     await waitFor(() => lastStatus !== before);
     await eg.idle();
     into.push(lastStatus - start);

@@ -165,7 +165,7 @@ export class EgressServices extends WatchedSyncRunner {
       try {
         const text = await readEgressConfigText(this.dir);
         if (this.configs === undefined || text !== this.configText) {
-          this.configs = undefined;
+          this.configs = undefined; // the old parse can be collected while the new one is built
           this.configs = text === undefined ? new Map() : parseEgressConfigs(text, egressConfigFile(this.dir));
           this.configText = text;
         }
@@ -196,7 +196,7 @@ export class EgressServices extends WatchedSyncRunner {
       }
       this.status = plan.status;
     }
-    this.syncedAddrs = addrsKey(selfAddrs);
+    this.syncedAddrs = inputs.addrs;
     this.syncedTargets = plan.resolved;
     // What the plan needed is now in the kernel and the Secret; the next sync of the same inputs
     // (this status included) would plan the same groups and no status change.
