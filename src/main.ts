@@ -5,6 +5,7 @@ import { run, type Components } from './orchestrator.js';
 import { findSubcommand } from './cli/index.js';
 import { isL3Proxy } from './settings/types.js';
 import { redact } from './log.js';
+import { enableMemoryUpkeep } from './proc/memoryUpkeep.js';
 
 const kube = () => import('./kube/components.js').then((m) => m.kubeComponents);
 
@@ -29,6 +30,7 @@ const components: Components = {
 };
 
 const sub = findSubcommand(process.argv[2]);
+if (!sub) enableMemoryUpkeep();
 const main: Promise<number> = sub
   ? sub().then((cmd) => cmd(process.argv.slice(3), process.env))
   : run(process.env, components);

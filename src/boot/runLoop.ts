@@ -10,6 +10,7 @@ import { backendState, readBus } from './bus.js';
 import type { BootDeps } from './deps.js';
 import { Fatal, setHealthy, type BootState } from './state.js';
 import { monotonicMs } from '../util/lean.js';
+import { noteWork } from '../proc/memoryUpkeep.js';
 
 type LoopDeps = Pick<BootDeps, 's' | 'lc' | 'client' | 'tasks' | 'metrics'>;
 
@@ -53,6 +54,7 @@ export async function runLoop(d: LoopDeps, st: BootState, w: BusWatch): Promise<
     } finally {
       st.lastReconcileOk = ok;
       d.metrics.observeReconcile((monotonicMs() - t0) / 1000, ok);
+      noteWork();
     }
     if (st.stage === 'running' && (!isL3Proxy(s) || !kube || (storedDeviceID !== undefined && storedEndpoints !== undefined))) {
       st.stage = 'started';

@@ -27,3 +27,23 @@ export function loadLibc(): Libc {
   };
   return libc;
 }
+
+let trim: ((pad: number) => number) | null | undefined;
+
+/**
+ * glibc's malloc_trim(0): returns free arena memory to the system. False when the C library has
+ * no such call (musl); kept apart from loadLibc so its absence never breaks waitpid or mknod.
+ */
+export function mallocTrim(): boolean {
+  if (trim === undefined) {
+    try {
+      const koffi = nativeRequire('koffi') as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+      trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+    } catch {
+      trim = null;
+    }
+  }
+  if (trim === null) return false;
+  trim(0);
+  return true;
+}

@@ -1,5 +1,7 @@
 // Runs a sync function so that runs never overlap: triggers during a run coalesce into one more
 // run. The first error thrown by a run is fatal: it resolves `failed` and stops the loop.
+import { noteWork } from '../proc/memoryUpkeep.js';
+
 export class SyncLoop {
   readonly failed: Promise<Error>;
   private fail!: (e: Error) => void;
@@ -44,6 +46,7 @@ export class SyncLoop {
           this.dirty = false;
           await this.run();
         }
+        noteWork();
       } catch (e) {
         this.die(e);
       } finally {

@@ -10,8 +10,11 @@
 type GC = (opts?: { type?: 'major' | 'minor'; execution?: 'sync' | 'async'; flavor?: 'regular' | 'last-resort' }) => void;
 let gc: GC | null | undefined;
 
-/** Runs a major GC now (no-op when the runtime refuses to expose one). */
-export function collectGarbage(): void {
+/**
+ * Runs a major GC now (no-op when the runtime refuses to expose one). 'last-resort' collects until
+ * nothing more is freed and returns pooled pages to the system (the memory upkeep's flavour).
+ */
+export function collectGarbage(flavor: 'regular' | 'last-resort' = 'regular'): void {
   if (gc === undefined) {
     try {
       process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc');
@@ -20,5 +23,5 @@ export function collectGarbage(): void {
       gc = null;
     }
   }
-  gc?.({ type: 'major', execution: 'sync' });
+  gc?.({ type: 'major', execution: 'sync', flavor });
 }

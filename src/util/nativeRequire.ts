@@ -3,8 +3,17 @@
 // relative to the working directory.
 import { createRequire } from 'node:module';
 
+const loaded = new Set<string>();
+
+/** Whether `id` was loaded through nativeRequire (callers that must not pay for loading it). */
+export function nativeLoaded(id: string): boolean {
+  return loaded.has(id);
+}
+
 export function nativeRequire(id: string): unknown {
   const meta = import.meta as { url?: string };
   const base = typeof __filename === 'string' ? __filename : meta.url ?? `${process.cwd()}/index.js`;
-  return createRequire(base)(id);
+  const mod = createRequire(base)(id);
+  loaded.add(id);
+  return mod;
 }

@@ -1,0 +1,81 @@
+import { setImmediate as tick } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { MemoryUpkeep, memoryPass, upkeepDelay, type UpkeepClock } from '../../src/proc/memoryUpkeep.js';
+import { mallocTrim } from '../../src/proc/libc.js';
+import { nativeLoaded, nativeRequire } from '../../src/util/nativeRequire.js';
+
+const T = { quietMs: 2_000, gapMs: 30_000 };
+
+/** A clock whose timers fire when the test advances it. */
+function fakeClock(): UpkeepClock & { advance(ms: number): void; pending(): number } {
+  let now = 0;
+  let timers: { at: number; fn: () => void }[] = [];
+  return {
+    now: () => now,
+    after: (ms, fn) => { timers.push({ at: now + ms, fn }); },
+    advance(ms) {
+      const end = now + ms;
+      for (;;) {
+        const next = timers.filter((t) => t.at <= end).sort((a, b) => a.at - b.at)[0];
+        if (!next) break;
+        timers = timers.filter((t) => t !== next);
+        now = next.at;
+        next.fn();
+      }
+      now = end;
+    },
+    pending: () => timers.length,
+  };
+}
+
+describe('upkeepDelay', () => {
+  it('waits the quiet period after the first work', () => {
+    expect(upkeepDelay(100, undefined, T)).toBe(2_000);
+  });
+  it('keeps at least gapMs between passes', () => {
+    expect(upkeepDelay(10_000, 5_000, T)).toBe(25_000);
+    expect(upkeepDelay(60_000, 5_000, T)).toBe(2_000);
+  });
+});
+
+describe('MemoryUpkeep', () => {
+  it('runs one pass per burst of work, none while idle', () => {
+    const c = fakeClock();
+    let passes = 0;
+    const u = new MemoryUpkeep(() => { passes++; }, T, c);
+    c.advance(600_000);
+    expect(passes).toBe(0); // idle: nothing scheduled, no wake-ups
+    for (let i = 0; i < 10; i++) { u.noteWork(); c.advance(100); }
+    expect(c.pending()).toBe(1);
+    c.advance(2_000);
+    expect(passes).toBe(1);
+    expect(c.pending()).toBe(0);
+    c.advance(600_000);
+    expect(passes).toBe(1);
+  });
+
+  it('under steady churn passes come every gapMs, never more often', () => {
+    const c = fakeClock();
+    const at: number[] = [];
+    const u = new MemoryUpkeep(() => { at.push(c.now()); }, T, c);
+    for (let s = 0; s < 120; s++) { u.noteWork(); c.advance(1_000); } // work every second for 2 min
+    expect(at[0]).toBe(2_000);
+    for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(30_000);
+    expect(at.length).toBe(4); // 2 s, 32 s, 62 s, 92 s
+  });
+});
+
+describe('memoryPass (real)', () => {
+  it('collects garbage, and trims malloc only once koffi is loaded', async () => {
+    let big: number[] | undefined = new Array<number>(200_000).fill(1);
+    const ref = new WeakRef(big);
+    big = undefined;
+    await tick();
+    memoryPass();
+    expect(ref.deref()).toBeUndefined();
+    nativeRequire('koffi');
+    expect(nativeLoaded('koffi')).toBe(true);
+    expect(mallocTrim()).toBe(true); // glibc has malloc_trim
+    memoryPass();
+  });
+});
