@@ -1,12 +1,14 @@
 // Assembles what the container image adds on top of its Debian base, for one target architecture,
 // into a directory tree the Dockerfile copies in one layer:
-//   /usr/local/lib/containerboot/containerboot.cjs   the bundle, starting with a shebang to ↓
+//   /usr/local/lib/containerboot/containerboot.cjs   the bundle
 //   /usr/local/lib/containerboot/node                Node 24 (npm node-linux-<arch>), stripped
 //   /usr/local/lib/containerboot/node_modules/koffi  the one package the bundle loads at run time
-//   /usr/local/bin/containerboot -> ../lib/containerboot/containerboot.cjs
+//   /usr/local/bin/containerboot                     a /bin/sh launcher that execs ↑ with V8 flags
 //   /tailscale/run.sh -> /usr/local/bin/containerboot  (older manifests call this path)
-// The kernel runs the shebang, so the entrypoint starts Node with no shell in between; Node resolves
-// the symlink, so `require('koffi')` finds the node_modules next to the bundle.
+// The launcher is one `exec` with absolute paths (nothing looked up on PATH), so PID 1 is Node with
+// no shell left. It is a script rather than a shebang on the bundle because a shebang passes one
+// argument and the V8 flags are three: the ones bin/containerboot passes, read from it so the lab
+// and the image run the same flags. `require('koffi')` finds the node_modules next to the bundle.
 //
 // Usage: node scripts/image-payload.mjs <amd64|arm64> <out-dir>   (after npm ci and the bundle build)
 import { execFileSync } from 'node:child_process';
@@ -28,8 +30,13 @@ fs.mkdirSync(lib, { recursive: true });
 // The bundle. The source map stays out: stack traces name bundle lines, enough for bug reports,
 // and the map would be 0.6 MB of the image.
 const bundle = fs.readFileSync('dist/containerboot.cjs', 'utf8').replace(/\n\/\/# sourceMappingURL=.*\n?$/, '\n');
-// The kernel passes one argument after the interpreter: the V8 flag bin/containerboot also sets.
-fs.writeFileSync(path.join(lib, 'containerboot.cjs'), `#!${LIB}/node --max-semi-space-size=1\n${bundle}`, { mode: 0o755 });
+fs.writeFileSync(path.join(lib, 'containerboot.cjs'), bundle, { mode: 0o644 });
+const flags = fs.readFileSync('bin/containerboot', 'utf8').match(/^exec "\$node" ((?:--[\w-]+(?:=\S+)? )+)"\$root\/dist\/containerboot\.cjs" "\$@"$/m)?.[1]?.trim();
+if (!flags) throw new Error('bin/containerboot: no `exec "$node" <flags> "$root/dist/containerboot.cjs" "$@"` line to take the V8 flags from');
+const launcher = `#!/bin/sh
+# containerboot: Node 24 with the V8 flags of docs/DECISIONS.md ("Memory of HA egress services").
+exec ${LIB}/node ${flags} ${LIB}/containerboot.cjs "$@"
+`;
 
 /** node_modules/<name> for this architecture: from the npm ci tree, else fetched at the lock's version. */
 function pkgDir(name, version, integrity) {
@@ -69,6 +76,6 @@ fs.chmodSync(node, 0o755);
 execFileSync(process.env.STRIP ?? 'strip', [node]);
 
 fs.mkdirSync(path.join(out, 'usr/local/bin'), { recursive: true });
-fs.symlinkSync('../lib/containerboot/containerboot.cjs', path.join(out, 'usr/local/bin/containerboot'));
+fs.writeFileSync(path.join(out, 'usr/local/bin/containerboot'), launcher, { mode: 0o755 });
 fs.mkdirSync(path.join(out, 'tailscale'), { recursive: true });
 fs.symlinkSync('/usr/local/bin/containerboot', path.join(out, 'tailscale/run.sh'));

@@ -1,8 +1,11 @@
 // The built image itself (no tailnet needed): upstream's paths, the entrypoint as PID 1 with no
-// shell, the firewall tools, the size budget, the HEALTHCHECK, bad input, and PID 1 reaping.
+// shell left, the firewall tools, the size budget, the HEALTHCHECK, bad input, and PID 1 reaping.
 // Containers here run with `--network none`: nothing touches the host's network or firewall.
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../lab/lab.js';
+import { REPO_ROOT } from '../lab/tools.js';
 import { Container, ensureImage, podman, removeAllContainers } from './podman.js';
 
 let image: string;
@@ -77,7 +80,7 @@ describe('the image', () => {
     expect(size).toBeLessThanOrEqual(SIZE_BUDGET);
   });
 
-  it('the entrypoint needs nothing on PATH (the shebang names Node; no dirname, readlink or node looked up)', async () => {
+  it('the entrypoint needs nothing on PATH (the launcher execs Node by absolute path; no dirname, readlink or node looked up)', async () => {
     const r = await podman(['run', '--rm', '--network', 'none', '-e', 'PATH=/nonexistent', image, '--version'], 30_000);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^containerboot \d+\.\d+\.\d+\n {2}built to pair with tailscaled v1\.102\.3\b/);
@@ -112,13 +115,15 @@ describe('a running container', () => {
   let c: Container;
   beforeAll(async () => { c = await startIdle(); }, 60_000);
 
-  it('PID 1 is Node running containerboot, with no shell in between', async () => {
+  it('PID 1 is Node running containerboot, with no shell left (the launcher execs it)', async () => {
     // Every process but this exec's own shell and its children: pid, parent, executable.
     const r = await c.exec(['sh', '-c', 'tr "\\0" " " </proc/1/cmdline; echo; for p in /proc/[0-9]*; do pid=${p#/proc/}; ' +
       'pp=$(sed -n "s/^PPid:\\t//p" $p/status); [ "$pid" = $$ ] || [ "$pp" = $$ ] || echo "$pid $pp $(readlink $p/exe)"; done']);
     const [cmdline, ...procs] = r.stdout.trim().split('\n');
-    // The shebang's one argument (the V8 flag bin/containerboot also passes), then the script.
-    expect(cmdline.trim()).toBe('/usr/local/lib/containerboot/node --max-semi-space-size=1 /usr/local/bin/containerboot');
+    // The launcher's V8 flags, the same as bin/containerboot's, then the bundle.
+    const flags = fs.readFileSync(path.join(REPO_ROOT, 'bin/containerboot'), 'utf8').match(/^exec "\$node" (.*) "\$root/m)![1];
+    expect(flags).toContain('--max-opt=2');
+    expect(cmdline.trim()).toBe(`/usr/local/lib/containerboot/node ${flags} /usr/local/lib/containerboot/containerboot.cjs`);
     const ps = procs.map((l) => l.split(' ')).map(([pid, ppid, exe]) => ({ pid: Number(pid), ppid: Number(ppid), exe }));
     expect(ps.find((p) => p.pid === 1)?.exe).toBe('/usr/local/lib/containerboot/node');
     // tailscaled (and the `tailscale up` waiting for a login, the same binary) are PID 1's children.
