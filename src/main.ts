@@ -6,6 +6,7 @@ import { findSubcommand } from './cli/index.js';
 import { isL3Proxy } from './settings/types.js';
 import { redact } from './log.js';
 import { enableMemoryUpkeep } from './proc/memoryUpkeep.js';
+import { capJitTier } from './boot/v8Flags.js';
 
 const kube = () => import('./kube/components.js').then((m) => m.kubeComponents);
 
@@ -25,7 +26,8 @@ const components: Components = {
     if (isL3Proxy(s)) {
       parts.push(import('./proxies/singleton.js'), import('./boot/warmFirewall.js').then((m) => m.warmFirewallPaths()));
     }
-    await Promise.all(parts);
+    // After the built-ins are loaded (v8Flags.ts says why not on the command line).
+    await Promise.all(parts).finally(capJitTier);
   },
 };
 
