@@ -31,6 +31,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error
 COPY tsconfig.json ./
 COPY scripts/build.mjs scripts/image-payload.mjs scripts/install-go-tools.sh scripts/
+COPY bin/containerboot bin/
 COPY src src
 RUN node scripts/build.mjs \
  && STRIP=$([ "$TARGETARCH" = arm64 ] && [ "$(uname -m)" != aarch64 ] && echo aarch64-linux-gnu-strip || echo strip) \

@@ -5,7 +5,7 @@
 #   bash scripts/image.sh upstream   the tests' stand-in for tailscale/tailscale:v1.102.3
 #                                    (test/image/upstream.Dockerfile, localhost/tailscale-upstream:v1.102.3)
 # Idempotent and cached: the image carries a label with a hash of everything it is built from
-# (Dockerfile, package*.json, tsconfig.json, the build scripts, src/, the base images' IDs); when
+# (Dockerfile, package*.json, tsconfig.json, the build scripts, bin/containerboot, src/, the base images' IDs); when
 # the existing image's label matches, nothing is built. Otherwise podman's layer cache and the host's
 # Go module/build caches and npm cache (mounted into the build) keep a rebuild short.
 #
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 case "${1:-containerboot}" in
   containerboot) DOCKERFILE=Dockerfile; IMAGE="${CONTAINERBOOT_IMAGE:-localhost/containerboot:dev}"
-    CONTEXT_FILES=(.dockerignore package.json package-lock.json tsconfig.json scripts/build.mjs scripts/image-payload.mjs scripts/image-rootfs.sh scripts/install-go-tools.sh src) ;;
+    CONTEXT_FILES=(.dockerignore package.json package-lock.json tsconfig.json scripts/build.mjs scripts/image-payload.mjs scripts/image-rootfs.sh scripts/install-go-tools.sh bin/containerboot src) ;;
   upstream) DOCKERFILE=test/image/upstream.Dockerfile; IMAGE="${CONTAINERBOOT_UPSTREAM_IMAGE:-localhost/tailscale-upstream:v1.102.3}"
     CONTEXT_FILES=() ;;
   *) echo "usage: bash scripts/image.sh [containerboot|upstream]" >&2; exit 2 ;;
