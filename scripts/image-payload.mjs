@@ -7,7 +7,7 @@
 //   /tailscale/run.sh -> /usr/local/bin/containerboot  (older manifests call this path)
 // The launcher is one `exec` with absolute paths (nothing looked up on PATH), so PID 1 is Node with
 // no shell left. It is a script rather than a shebang on the bundle because a shebang passes one
-// argument and the V8 flags are three: the ones bin/containerboot passes, read from it so the lab
+// argument and the V8 flags are two: the ones bin/containerboot passes, read from it so the lab
 // and the image run the same flags. `require('koffi')` finds the node_modules next to the bundle.
 //
 // Usage: node scripts/image-payload.mjs <amd64|arm64> <out-dir>   (after npm ci and the bundle build)
