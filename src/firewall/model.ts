@@ -65,18 +65,10 @@ function bad(kind: string, field: string, value: unknown, why: string): never {
 // Dotted quad without leading zeros: already canonical, so the common case skips full parsing.
 const V4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
-// Canonical text of IPv6 literals already parsed: a batch names the same few thousand addresses
-// in several rules each, and every sync repeats them; full parsing is most of lowering's cost.
-const v6Canonical = new Map<string, string>();
-
 /** Parses an IP literal of the rule's family; literals only, so libnftables never resolves names. */
 function ip(kind: string, field: string, value: unknown, family: Family): string {
   if (typeof value !== 'string') bad(kind, field, value, 'is not an IP address');
   if (family === 4 && V4.test(value)) return value;
-  if (family === 6) {
-    const known = v6Canonical.get(value);
-    if (known !== undefined) return known;
-  }
   let a;
   try {
     a = parseAddr(value);
@@ -84,10 +76,6 @@ function ip(kind: string, field: string, value: unknown, family: Family): string
     bad(kind, field, value, 'is not an IP address');
   }
   if (a.family !== family) bad(kind, field, value, `is not an IPv${family} address`);
-  if (family === 6) {
-    if (v6Canonical.size >= 20_000) v6Canonical.clear();
-    v6Canonical.set(value, a.text);
-  }
   return a.text;
 }
 
