@@ -31,7 +31,7 @@ export interface KubeStateStore {
   patchKeys(data: Record<string, string | null>, signal: AbortSignal): Promise<void>;
   /** GET the Secret; undefined when it does not exist (404). */
   getSecret(signal: AbortSignal): Promise<SecretData | undefined>;
-  /** GET then JSON-patch `replace /data/<key>` with `value` (egress/ingress status). */
+  /** JSON-patch `replace /data/<key>` with `value` (egress/ingress status); no GET first (store.ts). */
   replaceKey(key: string, value: string, signal: AbortSignal): Promise<void>;
   /** Whether Secret writes are possible (patch permission). */
   readonly canPatch: boolean;

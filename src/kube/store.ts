@@ -123,11 +123,15 @@ export class KubeSecretStore implements KubeStateStore {
   }
 
   async replaceKey(key: string, value: string, signal: AbortSignal): Promise<void> {
-    const current = await this.getSecretOrThrow(signal);
-    if (current === undefined) {
+    // Upstream GETs the Secret first only to fail when it is missing; the PATCH fails then too,
+    // so the GET is left out (one round trip less on every status write, the whole Secret not
+    // downloaded and decoded). A 404 gets the error the GET's absence check gave.
+    try {
+      await this.jsonPatch(replaceKeyPatch(key, value), signal);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
       throw explainSecretError(new KubeAPIError(`secrets "${this.secretName}" not found`, 404, 404, 'NotFound'), 'patch', this.namespace, this.secretName);
     }
-    await this.jsonPatch(replaceKeyPatch(key, value), signal);
   }
 
   close(): void {

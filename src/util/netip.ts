@@ -74,13 +74,26 @@ export function addrFromBytes(bytes: Uint8Array): Addr {
   throw new AddrParseError(`invalid address length ${bytes.length}`);
 }
 
+// IPv6 literals already parsed (Addr values are never mutated, so they can be shared). An HA
+// egress sync parses each target address in the planner and again when the firewall lowers its
+// rules, and every sync repeats them; IPv6 validation and RFC 5952 formatting are the costly part.
+const V6_MEMO_MAX = 4096;
+const v6Memo = new Map<string, Addr>();
+
 /** Parses an IP literal like Go's netip.ParseAddr (no zones, no brackets). Throws AddrParseError. */
 export function parseAddr(s: string): Addr {
+  const known = v6Memo.get(s);
+  if (known !== undefined) return known;
   if (isIPv4(s)) {
     // Go rejects leading zeros ("010.0.0.1"); node's isIPv4 does too.
     return addrFromBytes(v4bytes(s));
   }
-  if (isIPv6(s) && !s.includes('%')) return addrFromBytes(v6bytes(s));
+  if (isIPv6(s) && !s.includes('%')) {
+    const a = addrFromBytes(v6bytes(s));
+    if (v6Memo.size >= V6_MEMO_MAX) v6Memo.clear();
+    v6Memo.set(s, a);
+    return a;
+  }
   throw new AddrParseError(`ParseAddr(${JSON.stringify(s)}): unable to parse IP`);
 }
 

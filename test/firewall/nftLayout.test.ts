@@ -2,7 +2,7 @@
 // groups, conflicting keys, and the removal of the previous layout's chains.
 import { describe, expect, it } from 'vitest';
 import { lowerGroup } from '../../src/firewall/model.js';
-import { emptyNftSnapshot, planNft, type NftOp, type NftSnapshot } from '../../src/firewall/nftPlan.js';
+import { emptyNftSnapshot, planNft, splitGroup, type NftOp, type NftSnapshot } from '../../src/firewall/nftPlan.js';
 import { parseNftList, renderNft } from '../../src/firewall/nftText.js';
 import type { ProxyRule } from '../../src/firewall/types.js';
 
@@ -17,6 +17,19 @@ function step(snap: NftSnapshot, groups: Record<string, ProxyRule[]>): { ops: Nf
 const elemOps = (ops: NftOp[]) => ops.filter((o) => o.op === 'elem-add' || o.op === 'elem-del').map((o) => `${o.op} ${o.map} ${o.key}${o.op === 'elem-add' ? ` ${o.value}` : ''}`);
 
 describe('nftables map layout', () => {
+  it('splitGroup: map rules become elements (first rule per key wins), the rest go to their chain in order', () => {
+    const w = lowerGroup('g', [
+      pm('a', 1000, '100.64.1.1'), pm('a', 1000, '100.64.1.2'), snat('100.64.1.1'),
+      { kind: 'dnat-non-tailscale', family: 4, to: '10.0.0.1' },
+      { kind: 'dnat-non-tailscale', family: 6, to: 'fd00::1' },
+      { kind: 'dnat-lb', family: 4, dst: '100.64.0.9', backends: ['10.0.0.2', '10.0.0.3'] },
+    ]);
+    const { elems, chains } = splitGroup(w);
+    expect([...elems].map(([k, e]) => `${k} ${e.value}`)).toEqual(['4|portmap|tcp . 1000 100.64.1.1 . 80', '4|snat|100.64.1.1 100.64.0.1']);
+    expect(elems.get('4|portmap|tcp . 1000')!.id).toBe(w.rules[0]!.id);
+    expect(chains.map((c) => c.map((r) => r.id))).toEqual([[w.rules[3]!.id, w.rules[5]!.id], [], [w.rules[4]!.id], []]);
+  });
+
   it('a first batch builds the skeleton once; 500 services are map elements, not chains', () => {
     const groups: Record<string, ProxyRule[]> = {};
     for (let i = 0; i < 500; i++) groups[`egress-svc:s${i}`] = [pm(`s${i}`, 10000 + i, `100.64.1.${i % 250}`), snat(`100.64.1.${i % 250}`)];

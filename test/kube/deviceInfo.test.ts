@@ -193,4 +193,15 @@ describe('patchKeys / getSecret / replaceKey', () => {
     expect(await store.getSecret(never)).toBeUndefined();
     store.close();
   });
+
+  it('replaceKey is one PATCH (no GET); a missing Secret fails with the not-found explanation', async () => {
+    api = await startFakeKubeApi({ secrets: { tailscale: { keep: 'k' } } });
+    const store = await storeFor(api);
+    const before = api.requests.length;
+    await store.replaceKey('egress-services', '{}', never);
+    expect(api.requests.slice(before).map((r) => r.method)).toEqual(['PATCH']);
+    api.deleteSecret('tailscale');
+    await expect(store.replaceKey('egress-services', '{}', never)).rejects.toThrow('secrets "tailscale" not found: Secret "tailscale" in namespace "default" no longer exists');
+    store.close();
+  });
 });

@@ -13,6 +13,8 @@ import { Metrics } from '../../src/http/metrics.js';
 import { settingsFromEnv } from '../../src/settings/fromEnv.js';
 import { warmRunLoop } from '../../src/boot/warmUp.js';
 import { warmFirewallPaths } from '../../src/boot/warmFirewall.js';
+import { warmEgressPaths } from '../../src/boot/warmEgress.js';
+import { setLogSink } from '../../src/log.js';
 
 function fakeFirewall(): Firewall & { closed: number } {
   return { mode: 'fake', closed: 0, hasIPv6NAT: () => true, apply: async () => undefined, removeAll: async () => undefined, close() { this.closed++; } };
@@ -80,5 +82,16 @@ describe('warm-up samples', () => {
   it('run the whole path', () => {
     expect(warmRunLoop()).toBe(true);
     expect(warmFirewallPaths()).toBeGreaterThan(0);
+  });
+
+  it('HA egress: each round applies "all added", "one target moved" and "all removed", and logs nothing', async () => {
+    const lines: string[] = [];
+    setLogSink((l) => lines.push(l));
+    try {
+      expect(await warmEgressPaths(2)).toBe(6);
+    } finally {
+      setLogSink(() => undefined);
+    }
+    expect(lines).toEqual([]);
   });
 });

@@ -132,6 +132,15 @@ describe('netip', () => {
     expect(() => parseAddr('1.2.3')).toThrow();
     expect(() => parseAddr('example.com')).toThrow();
   });
+  it('IPv6 parses are remembered: the same literal again gives the same result, also past the memo bound', () => {
+    const first = parseAddr('FD7A:115C:A1E0:0:0:0:0:2');
+    expect(parseAddr('FD7A:115C:A1E0:0:0:0:0:2')).toBe(first);
+    expect(parseAddr('fd7a:115c:a1e0::2')).toEqual(first);
+    for (let i = 1; i <= 5000; i++) expect(parseAddr(`fd00::${i.toString(16)}`).text).toBe(`fd00::${i.toString(16)}`);
+    expect(parseAddr('FD7A:115C:A1E0:0:0:0:0:2').text).toBe('fd7a:115c:a1e0::2');
+    expect(() => parseAddr('fd00::1%eth0')).toThrow();
+    expect(() => parseAddr('fd00::1%eth0')).toThrow();
+  });
   it('prefix containment and addr:port', () => {
     expect(prefixContains(parsePrefix('fd7a:115c:a1e0:b1a::/64'), parseAddr('fd7a:115c:a1e0:b1a:0:7:a01:203'))).toBe(true);
     expect(prefixContains(parsePrefix('10.0.0.0/24'), parseAddr('10.0.1.1'))).toBe(false);
