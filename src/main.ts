@@ -29,7 +29,7 @@ const components: Components = {
     // After the built-ins are loaded (v8Flags.ts says why not on the command line).
     await Promise.all(parts).finally(capJitTier);
     // After the cap, so the sample compiles to the tiers the real syncs will run in.
-    if (s.egressProxiesCfgPath !== '') await (await import('./boot/warmEgress.js')).warmEgressPaths();
+    if (s.egressProxiesCfgPath !== '') await (await import('./boot/warmEgress.js')).warmEgressIfLarge(s.egressProxiesCfgPath);
   },
 };
 

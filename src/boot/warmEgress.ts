@@ -6,7 +6,10 @@
 // Each round uses other service names and addresses: the first real sync meets only names and
 // addresses it has not seen, so the uncached paths (group tag hashing, address parsing) are the
 // ones to warm; the caches keep a few hundred small entries from this.
-// Loaded only when TS_EGRESS_PROXIES_CONFIG_PATH is set (dynamic import from main.ts). The
+// Loaded only when TS_EGRESS_PROXIES_CONFIG_PATH is set (dynamic import from main.ts), and run
+// only when the config mounted at start already holds WARM_FROM_SERVICES or more: a small config
+// syncs in ~10 ms cold, and the warmed code would cost it ~3.4 MiB of peak RSS (10 services:
+// 70.0 against 66.6 MiB, docs/PERFORMANCE.md). The
 // firewall is an nftables engine whose libnftables call is replaced by a no-op: it touches no
 // kernel state, writes no Secret and logs nothing (the planner's log lines are dropped).
 import { FirewallApplyError } from '../firewall/errors.js';
@@ -15,10 +18,11 @@ import { NftablesBackend } from '../firewall/nftables.js';
 import { emptyNetmap, type NetmapState } from '../netmap/types.js';
 import { resolveTailnetFQDN } from '../proxies/resolveTailnetFQDN.js';
 import { AppliedGroups } from '../services/appliedGroups.js';
-import { parseEgressConfigs } from '../services/egress/config.js';
+import { parseEgressConfigs, readEgressConfigText } from '../services/egress/config.js';
 import { planEgress } from '../services/egress/plan.js';
 import { parseEgressStatus, serializeEgressStatus, type EgressStatus } from '../services/egress/status.js';
 import { targetResolverFor } from '../services/egress/targets.js';
+import { collectGarbage } from '../util/collect.js';
 
 const SERVICES = 64;
 const ROUNDS = 4;
@@ -73,8 +77,35 @@ async function round(r: number): Promise<number> {
   return fw.batches;
 }
 
+/** Configured services from which the first sync is worth warming. */
+export const WARM_FROM_SERVICES = 100;
+
+/**
+ * Number of services in the config file under `dir` now (0 when missing, empty or unreadable:
+ * a heuristic for the warm-up only; the runner reports real errors later).
+ */
+export async function configuredServices(dir: string): Promise<number> {
+  try {
+    const text = await readEgressConfigText(dir);
+    const v: unknown = text === undefined ? null : JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).length : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Warms the egress sync when the config under `dir` is large enough to need it (see above). */
+export async function warmEgressIfLarge(dir: string): Promise<number> {
+  return (await configuredServices(dir)) >= WARM_FROM_SERVICES ? warmEgressPaths() : 0;
+}
+
 export async function warmEgressPaths(rounds = ROUNDS): Promise<number> {
   let batches = 0;
-  for (let i = 0; i < rounds; i++) batches += await round(i);
+  for (let i = 0; i < rounds; i++) {
+    batches += await round(i);
+    // Each round's garbage is collected before the next, so the sample does not raise the
+    // process's high-water mark above what a small configuration itself needs.
+    collectGarbage();
+  }
   return batches;
 }

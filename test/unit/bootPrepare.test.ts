@@ -1,5 +1,8 @@
 // prepareParts (src/boot/prepare.ts): what is prepared during the login wait is either adopted at
 // step 19 or closed by the shutdown routine, and its failures surface only where upstream's would.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { prepareParts } from '../../src/boot/prepare.js';
 import { startParts } from '../../src/boot/postLogin.js';
@@ -13,7 +16,7 @@ import { Metrics } from '../../src/http/metrics.js';
 import { settingsFromEnv } from '../../src/settings/fromEnv.js';
 import { warmRunLoop } from '../../src/boot/warmUp.js';
 import { warmFirewallPaths } from '../../src/boot/warmFirewall.js';
-import { warmEgressPaths } from '../../src/boot/warmEgress.js';
+import { configuredServices, warmEgressIfLarge, warmEgressPaths, WARM_FROM_SERVICES } from '../../src/boot/warmEgress.js';
 import { setLogSink } from '../../src/log.js';
 
 function fakeFirewall(): Firewall & { closed: number } {
@@ -93,5 +96,23 @@ describe('warm-up samples', () => {
       setLogSink(() => undefined);
     }
     expect(lines).toEqual([]);
+  });
+
+  it('HA egress: warms only when the mounted config already holds many services', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-warm-'));
+    try {
+      expect(await configuredServices(dir)).toBe(0); // no file
+      const write = (n: number) => fs.writeFileSync(path.join(dir, 'egress-services'),
+        JSON.stringify(Object.fromEntries(Array.from({ length: n }, (_, i) => [`s${i}`, { tailnetTarget: { ip: '100.64.0.9' }, ports: [] }]))));
+      write(WARM_FROM_SERVICES - 1);
+      expect(await configuredServices(dir)).toBe(WARM_FROM_SERVICES - 1);
+      expect(await warmEgressIfLarge(dir)).toBe(0);
+      write(WARM_FROM_SERVICES);
+      expect(await warmEgressIfLarge(dir)).toBeGreaterThan(0);
+      fs.writeFileSync(path.join(dir, 'egress-services'), '{"broken');
+      expect(await configuredServices(dir)).toBe(0); // the runner reports it later, not the warm-up
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
