@@ -72,6 +72,11 @@ export function elemKey(family: Family, map: MapName, key: string): string {
   return `${family}|${map}|${key}`;
 }
 
+/** The family of an elemKey (its first field), without splitting the key. */
+function elemKeyFamily(k: string): Family {
+  return k.startsWith('4|') ? 4 : 6;
+}
+
 function splitElemKey(k: string): { family: Family; map: MapName; key: string } {
   const a = k.indexOf('|');
   const b = k.indexOf('|', a + 1);
@@ -144,7 +149,7 @@ export function planNft(snap: NftSnapshot, wants: GroupWant[], families: readonl
     for (const f of w.clamp) { clampWanted.add(f); used.add(f); }
     for (const k of groups.get(w.tag)?.keys() ?? []) touched.add(k);
     const { elems, chains } = splitGroup(w);
-    for (const k of elems.keys()) { touched.add(k); used.add(k.charCodeAt(0) === 52 /* '4' */ ? 4 : 6); }
+    for (const k of elems.keys()) { touched.add(k); used.add(elemKeyFamily(k)); }
     if (elems.size) groups.set(w.tag, elems); else groups.delete(w.tag);
     for (const [fi, family] of FAMILIES.entries()) {
       for (const [hi, hook] of HOOKS.entries()) {

@@ -12,11 +12,21 @@ let libc: Libc | undefined;
 
 export const WNOHANG = 1;
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+let handle: { koffi: any; lib: any } | undefined;
+
+/** koffi (external to the bundle: a native addon) and its handle on libc.so.6, opened once. */
+function openLibc() {
+  if (!handle) {
+    const koffi = nativeRequire('koffi') as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    handle = { koffi, lib: koffi.load('libc.so.6') };
+  }
+  return handle;
+}
+
 export function loadLibc(): Libc {
   if (libc) return libc;
-  // koffi is external to the bundle (native addon).
-  const koffi = nativeRequire('koffi') as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const lib = koffi.load('libc.so.6');
+  const { koffi, lib } = openLibc();
   const waitpid = lib.func('int waitpid(int pid, _Out_ int *status, int options)');
   const mknod = lib.func('int mknod(const char *path, uint32_t mode, uint64_t dev)');
   const errnoLoc = lib.func('int *__errno_location(void)');
@@ -37,8 +47,7 @@ let trim: ((pad: number) => number) | null | undefined;
 export function mallocTrim(): boolean {
   if (trim === undefined) {
     try {
-      const koffi = nativeRequire('koffi') as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-      trim = koffi.load('libc.so.6').func('int malloc_trim(size_t pad)') as (pad: number) => number;
+      trim = openLibc().lib.func('int malloc_trim(size_t pad)') as (pad: number) => number;
     } catch {
       trim = null;
     }

@@ -42,7 +42,6 @@ const realClock: UpkeepClock = {
 export class MemoryUpkeep {
   private scheduled = false;
   private last: number | undefined;
-  passes = 0;
 
   constructor(
     private readonly pass: () => void,
@@ -57,7 +56,6 @@ export class MemoryUpkeep {
     this.clock.after(upkeepDelay(this.clock.now(), this.last, this.timing), () => {
       this.scheduled = false;
       this.last = this.clock.now();
-      this.passes++;
       this.pass();
     });
   }
