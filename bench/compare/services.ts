@@ -127,7 +127,7 @@ async function oneRun(lab: Lab, opts: ServicesOptions, backend: Backend, n: numb
     await cb.proc.waitForOutput(/configuring egress proxy using configuration file/, 60_000);
     await sleep(300);
     const step = async (label: string, want: Targets, text: string): Promise<void> => {
-      const t0 = performance.now();
+      const t0 = performance.timeOrigin + performance.now();
       vol.publish(text);
       const end = Date.now() + opts.timeoutMs;
       while (!statusMatches((await kube.secret('tailscale'))?.['egress-services'], want)) {
@@ -136,17 +136,21 @@ async function oneRun(lab: Lab, opts: ServicesOptions, backend: Backend, n: numb
         await sleep(5);
       }
       // Both programs apply the rules before they write the status (spec §7.1.3 steps 5–6), so the
-      // clock stops at the status; the listing that follows only verifies the kernel. Counting
-      // it would add the bench's own `nft list` / `iptables-save` (tens of ms at 500 services) to
-      // both sides. If it does not match yet (rules after the status), the wait is counted.
-      let tEnd = performance.now();
+      // clock stops when the API server applied the write that made the status match (its own
+      // clock, not this poll's, whose round trip and 5 ms sleep would be counted otherwise); the
+      // listing that follows only verifies the kernel. Counting it would add the bench's own
+      // `nft list` / `iptables-save` (tens of ms at 500 services) to both sides. If it does not
+      // match yet (rules after the status), the wait is counted.
+      const written = (await kube.history('tailscale', 'egress-services')).find((c) => c.at >= t0 && statusMatches(c.value, want));
+      if (!written) throw new Error(`${side} ${backend} ${n}: the API server has no record of the status write (${label})`);
+      let tEnd = written.at;
       let late = false;
       while (!kernelMatches(dnatTargets(await listing(node, backend)), want)) {
         if (Date.now() > end) throw new Error(`${side} ${backend} ${n}: kernel rules do not match within ${opts.timeoutMs} ms (${label})`);
         late = true;
         await sleep(5);
       }
-      if (late) tEnd = performance.now();
+      if (late) tEnd = performance.timeOrigin + performance.now();
       const s = (tEnd - t0) / 1000;
       metrics.add(`HA egress ${n} svc × 2 ports, ${backend}: ${label}`, 's', side, s);
       log(`HA ${backend} ${n} ${side} run ${runNo}: ${label} ${s.toFixed(3)} s${late ? ' (rules after the status: listing wait counted)' : ''}`);

@@ -4,7 +4,9 @@
 // rising RSS (docs/RELIABILITY.md, soak). One pass: a last-resort GC (collects until nothing more
 // is freed and releases pooled pages) and, when koffi is already loaded, malloc_trim(0).
 // Passes follow work only: a few seconds after it goes quiet, at most one per `gapMs` under
-// steady churn, none while idle (no wake-ups for a steady node).
+// steady churn, none while idle (no wake-ups for a steady node), and a due pass is skipped when
+// RSS has not grown by `PASS_GROWTH_BYTES` since the last one: garbage in pages that are already
+// resident costs no RSS, and a pass costs tens of ms of CPU (docs/PERFORMANCE.md, idle cost).
 import { collectGarbage } from '../util/collect.js';
 import { monotonicMs } from '../util/lean.js';
 import { nativeLoaded } from '../util/nativeRequire.js';
@@ -68,11 +70,31 @@ export function memoryPass(): void {
   if (nativeLoaded('koffi')) mallocTrim();
 }
 
+/** RSS growth since the last pass that makes the next due pass worth its CPU. */
+export const PASS_GROWTH_BYTES = 1 << 20;
+
+/** Whether a due pass runs: always the first, then only after RSS grew past the last pass's result. */
+export function passWorthwhile(rss: number, rssAfterLast: number | undefined, growth = PASS_GROWTH_BYTES): boolean {
+  return rssAfterLast === undefined || rss > rssAfterLast + growth;
+}
+
+/** `pass`, gated on RSS growth (`passWorthwhile`); returns whether it ran. */
+export function gatedPass(pass: () => void, readRss: () => number = process.memoryUsage.rss): () => boolean {
+  let after: number | undefined;
+  return () => {
+    if (!passWorthwhile(readRss(), after)) return false;
+    pass();
+    after = readRss();
+    return true;
+  };
+}
+
 let shared: MemoryUpkeep | undefined;
 
 /** Turns the process-wide upkeep on (the real program only; tests of the runners leave it off). */
 export function enableMemoryUpkeep(): void {
-  shared ??= new MemoryUpkeep(memoryPass);
+  const pass = gatedPass(memoryPass);
+  shared ??= new MemoryUpkeep(() => { pass(); });
 }
 
 /** Called where work ends (run-loop reconciles, file-driven syncs); a no-op until enabled. */

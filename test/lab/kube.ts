@@ -15,6 +15,8 @@ export interface LabKubeApi {
   /** containerboot env for this API server (address from env, as TS_KUBERNETES_READ_API_SERVER_ADDRESS_FROM_ENV does). */
   env: Record<string, string>;
   secret(name: string): Promise<Record<string, string> | undefined>;
+  /** Every value `key` of Secret `name` took, with the server's wall clock (ms) when the write was applied. */
+  history(name: string, key: string): Promise<Array<{ at: number; value?: string }>>;
   requests(): Promise<Array<{ method: string; path: string }>>;
 }
 
@@ -47,6 +49,7 @@ export async function startKubeApi(lab: Lab, node: LabNode): Promise<LabKubeApi>
       TS_KUBERNETES_READ_API_SERVER_ADDRESS_FROM_ENV: 'true',
     },
     secret: (name) => get(`/secrets/${encodeURIComponent(name)}`),
+    history: async (name, key) => (await get(`/secrets/${encodeURIComponent(name)}/history/${encodeURIComponent(key)}`)) ?? [],
     requests: async () => (await get('/requests')) ?? [],
   };
 }

@@ -70,6 +70,8 @@ export interface FakeKubeApiOptions {
   latencyMs?: number;
   /** Listen address (default 127.0.0.1; '::1' for IPv6 tests). */
   host?: string;
+  /** Called once a write to a Secret has been applied, before it is answered (benchmarks time it). */
+  onSecretWrite?: (name: string) => void;
 }
 
 export interface FakeKubeApi {
@@ -320,8 +322,10 @@ export async function startFakeKubeApi(opts: FakeKubeApiOptions = {}): Promise<F
           if (entry.method === 'POST' && entry.path === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
             answer(201, handleSSAR(body));
           } else if ((m = entry.path.match(/^\/api\/v1\/namespaces\/([^/]+)\/secrets(?:\/([^/]+))?$/))) {
-            const result = handleSecret(entry.method, decodeURIComponent(m[1]!), m[2] === undefined ? undefined : decodeURIComponent(m[2]),
-              contentType, body);
+            const name = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
+            const result = handleSecret(entry.method, decodeURIComponent(m[1]!), name, contentType, body);
+            const written = name ?? (body as { metadata?: { name?: string } } | undefined)?.metadata?.name;
+            if (entry.method !== 'GET' && written !== undefined) opts.onSecretWrite?.(written);
             answer(entry.method === 'POST' ? 201 : 200, result);
           } else {
             answer(404, status(404, 'NotFound', 'the server could not find the requested resource'));

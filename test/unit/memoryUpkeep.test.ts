@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryUpkeep, memoryPass, upkeepDelay, type UpkeepClock } from '../../src/proc/memoryUpkeep.js';
+import { gatedPass, MemoryUpkeep, memoryPass, PASS_GROWTH_BYTES, passWorthwhile, upkeepDelay, type UpkeepClock } from '../../src/proc/memoryUpkeep.js';
 import { mallocTrim } from '../../src/proc/libc.js';
 import { nativeLoaded, nativeRequire } from '../../src/util/nativeRequire.js';
 import { freesLargeGarbage } from '../support/garbage.js';
@@ -62,6 +62,27 @@ describe('MemoryUpkeep', () => {
     expect(at[0]).toBe(2_000);
     for (let i = 1; i < at.length; i++) expect(at[i] - at[i - 1]).toBeGreaterThanOrEqual(30_000);
     expect(at.length).toBe(4); // 2 s, 32 s, 62 s, 92 s
+  });
+});
+
+describe('gatedPass', () => {
+  it('runs the first pass, then only after RSS grew by more than PASS_GROWTH_BYTES since the last one', () => {
+    let rss = 50 << 20;
+    let runs = 0;
+    const pass = gatedPass(() => { runs++; rss -= 2 << 20; }, () => rss);
+    expect(pass()).toBe(true); // first: always; leaves RSS at 48 MiB
+    expect(runs).toBe(1);
+    rss += PASS_GROWTH_BYTES; // grew by exactly the threshold: not worth it
+    expect(pass()).toBe(false);
+    rss += 1;
+    expect(pass()).toBe(true);
+    expect(runs).toBe(2);
+  });
+  it('passWorthwhile compares against the RSS the last pass left', () => {
+    expect(passWorthwhile(10, undefined)).toBe(true);
+    expect(passWorthwhile(10 + PASS_GROWTH_BYTES, 10)).toBe(false);
+    expect(passWorthwhile(11 + PASS_GROWTH_BYTES, 10)).toBe(true);
+    expect(passWorthwhile(5, 10)).toBe(false);
   });
 });
 
