@@ -75,12 +75,13 @@ export class FirewallEngine<S = unknown, O = unknown> implements Firewall {
   }
 
   private checkFamilies(w: GroupWant): void {
-    const used = new Set<Family>([...w.rules.map((r) => r.family), ...w.clamp]);
-    for (const f of used) {
-      if (!this.backend.families.includes(f)) {
-        throw new FirewallApplyError(`IPv${f} rules requested for ${JSON.stringify(w.group)} but IPv${f} is not available in ${this.mode} mode`, 'EAFNOSUPPORT');
-      }
-    }
+    const fams = this.backend.families;
+    for (const r of w.rules) if (!fams.includes(r.family)) this.noFamily(w, r.family);
+    for (const f of w.clamp) if (!fams.includes(f)) this.noFamily(w, f);
+  }
+
+  private noFamily(w: GroupWant, f: Family): never {
+    throw new FirewallApplyError(`IPv${f} rules requested for ${JSON.stringify(w.group)} but IPv${f} is not available in ${this.mode} mode`, 'EAFNOSUPPORT');
   }
 
   private async reconcile(planFor: (snap: S) => { ops: O[]; next: S }): Promise<void> {

@@ -151,8 +151,13 @@ export function planNft(snap: NftSnapshot, wants: GroupWant[], families: readonl
     const { elems, chains } = splitGroup(w);
     for (const k of elems.keys()) { touched.add(k); used.add(elemKeyFamily(k)); }
     if (elems.size) groups.set(w.tag, elems); else groups.delete(w.tag);
-    for (const [fi, family] of FAMILIES.entries()) {
-      for (const [hi, hook] of HOOKS.entries()) {
+    // Most groups (HA egress services) are map elements only: with no chain wanted or installed,
+    // there is nothing to compare.
+    if (groupChains.size === 0 && chains.every((c) => c.length === 0)) continue;
+    for (let fi = 0; fi < FAMILIES.length; fi++) {
+      const family = FAMILIES[fi]!;
+      for (let hi = 0; hi < HOOKS.length; hi++) {
+        const hook = HOOKS[hi]!;
         const rules = chains[fi * 2 + hi]!;
         const key = `${family}:${hook}:${w.tag}`;
         const have = groupChains.get(key);
@@ -167,15 +172,17 @@ export function planNft(snap: NftSnapshot, wants: GroupWant[], families: readonl
     }
   }
 
-  // Who wants each touched key, in tag order.
-  const wanters = new Map<string, Array<{ tag: string; e: ElemWant }>>();
+  // Who wants each touched key, in tag order (a list only where several groups want it).
+  type Cand = { tag: string; e: ElemWant };
+  const wanters = new Map<string, Cand | Cand[]>();
   if (touched.size) {
     for (const tag of [...groups.keys()].sort()) {
       for (const [k, e] of groups.get(tag)!) {
         if (!touched.has(k)) continue;
-        let l = wanters.get(k);
-        if (!l) wanters.set(k, (l = []));
-        l.push({ tag, e });
+        const l = wanters.get(k);
+        if (l === undefined) wanters.set(k, { tag, e });
+        else if (Array.isArray(l)) l.push({ tag, e });
+        else wanters.set(k, [l, { tag, e }]);
       }
     }
   }
@@ -185,11 +192,15 @@ export function planNft(snap: NftSnapshot, wants: GroupWant[], families: readonl
   const adds: NftOp[] = [];
   for (const k of touched) {
     const have = elems.get(k);
-    const cands = wanters.get(k) ?? [];
+    const w = wanters.get(k);
     const { family, map, key } = splitElemKey(k);
-    let pick = have ? cands.find((c) => c.tag === have.tag && c.e.value === have.value) : undefined;
-    if (!pick && have) pick = cands.find((c) => c.e.value === have.value);
-    pick ??= cands[0];
+    let pick: Cand | undefined;
+    if (w === undefined || !Array.isArray(w)) pick = w;
+    else {
+      pick = have ? w.find((c) => c.tag === have.tag && c.e.value === have.value) : undefined;
+      if (!pick && have) pick = w.find((c) => c.e.value === have.value);
+      pick ??= w[0];
+    }
     if (pick === undefined) {
       if (have !== undefined && have.tag !== '') { dels.push({ op: 'elem-del', family, map, key }); elems.delete(k); }
       continue;

@@ -1,8 +1,10 @@
 // A small Kubernetes API client over node:https (see docs/DECISIONS.md for why not
 // @kubernetes/client-node). It speaks just what containerboot needs: JSON requests with a bearer
 // token, the service-account CA as the only trusted root, Status-object errors.
+import { hash } from 'node:crypto';
 import https from 'node:https';
 import { redact } from '../log.js';
+import { useNativeSha256 } from '../util/sha256.js';
 import { jsonErrorText } from '../util/jsonError.js';
 import { errorFromResponse, KubeAPIError, KubeTransportError } from './status.js';
 import type { TokenSource } from './inCluster.js';
@@ -24,6 +26,9 @@ export interface KubeRequest {
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+
+// node:https has loaded node:crypto: the firewall's tags may use its hash at no memory cost.
+useNativeSha256((text) => hash('sha256', text, 'hex'));
 
 export class KubeClient {
   private readonly agent: https.Agent;

@@ -1,6 +1,8 @@
 // SHA-256 (FIPS 180-4) in plain JS for the firewall's short chain and rule tags: node:crypto costs
 // ~3 MiB RSS at start-up (docs/DECISIONS.md) for a few hundred hashes of short strings. Same digest
-// as node:crypto, so tags in rules installed by earlier versions stay the same.
+// as node:crypto, so tags in rules installed by earlier versions stay the same. Where node:crypto
+// is loaded anyway (node:https loads it: Kubernetes mode), its one-shot hash is ~8× faster and
+// free (`useNativeSha256`), which matters for the first sync of hundreds of HA services.
 const K = new Uint32Array([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -13,8 +15,25 @@ const K = new Uint32Array([
 ]);
 const W = new Uint32Array(64);
 
+let native: ((text: string) => string) | undefined;
+
+/** Hashes with `hash` (node:crypto's, once something else has loaded it) instead of the JS code. */
+export function useNativeSha256(hash: (text: string) => string): void {
+  native = hash;
+}
+
+/** Whether `sha256Hex` uses a native hash. */
+export function nativeSha256Active(): boolean {
+  return native !== undefined;
+}
+
 /** Hex SHA-256 of the UTF-8 bytes of `text`. */
 export function sha256Hex(text: string): string {
+  return native === undefined ? sha256HexJS(text) : native(text);
+}
+
+/** The plain-JS digest (exported for its test against node:crypto). */
+export function sha256HexJS(text: string): string {
   const data = Buffer.from(text, 'utf8');
   const bitLen = data.length * 8;
   const padded = new Uint8Array(((data.length + 9 + 63) >> 6) << 6);
