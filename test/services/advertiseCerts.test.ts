@@ -118,6 +118,9 @@ describe('cert loops', () => {
     api.certAnswers = [
       { status: 500, body: 'your Tailscale account does not support getting TLS certs\n' },
       { status: 429, body: 'rate limited\n', headers: { 'Retry-After': '42' } },
+      // A hang-up on the kept-alive connection is retried once on a fresh one (as Go's client
+      // retries a GET whose reused connection died unanswered); the second one reaches the loop.
+      { status: 0, hangUp: true },
       { status: 0, hangUp: true },
       { status: 200, body: 'KEY\nCERT\n' },
       { status: 500, body: 'nope\n' },

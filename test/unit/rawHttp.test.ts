@@ -5,10 +5,10 @@ import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ChunkedDecoder, parseHead, rawRequest, type RawResponse } from '../../src/localapi/rawHttp.js';
+import { ChunkedDecoder, closeIdleConnections, parseHead, rawRequest, type RawResponse } from '../../src/localapi/rawHttp.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
-afterEach(async () => { for (const c of cleanups.splice(0)) await c(); });
+afterEach(async () => { closeIdleConnections(); for (const c of cleanups.splice(0)) await c(); });
 
 function sockPath(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'cb-raw-'));
@@ -123,6 +123,92 @@ describe('rawRequest', () => {
   });
 });
 
+describe('rawRequest keeps one connection for the next GET', () => {
+  /** A node:http server that counts the connections it accepted. */
+  async function countingServer(handler: http.RequestListener): Promise<{ p: string; conns: () => number; srv: http.Server }> {
+    const p = sockPath();
+    let n = 0;
+    const srv = http.createServer(handler);
+    srv.on('connection', () => { n++; });
+    await new Promise<void>((r) => srv.listen(p, r));
+    cleanups.push(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
+    return { p, conns: () => n, srv };
+  }
+
+  test('GETs answered with Content-Length or chunks reuse one connection', async () => {
+    let i = 0;
+    const { p, conns } = await countingServer((_q, s) => {
+      i++;
+      if (i % 2) s.writeHead(200, { 'Content-Length': '2' }).end('ok');
+      else { s.writeHead(200); s.write('ch'); s.end('unked'); }
+    });
+    expect(await text(await req(p))).toBe('ok');
+    expect(await text(await req(p))).toBe('chunked');
+    expect(await text(await req(p))).toBe('ok');
+    expect(conns()).toBe(1);
+  });
+
+  test('POST, Connection: close, HTTP/1.0 and bytes beyond the body each get a fresh connection next time', async () => {
+    const { p, conns } = await countingServer((q, s) => {
+      if (q.url === '/close') s.setHeader('Connection', 'close');
+      s.writeHead(200, { 'Content-Length': '1' }).end('x');
+    });
+    await text(await req(p, { method: 'POST', path: '/p', headers: { Host: 'h', 'Content-Length': '0' } }));
+    await text(await req(p, { method: 'POST', path: '/p', headers: { Host: 'h', 'Content-Length': '0' } }));
+    expect(conns()).toBe(2);
+    await text(await req(p, { path: '/close' }));
+    await text(await req(p));
+    expect(conns()).toBe(4);
+
+    let accepted = 0;
+    const pRaw = await rawServer((c) => {
+      accepted++;
+      c.on('data', () => c.write(accepted === 1 ? 'HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\na' : 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nbEXTRA'));
+    });
+    expect(await text(await req(pRaw))).toBe('a'); // HTTP/1.0: not kept
+    expect(await text(await req(pRaw))).toBe('b'); // surplus bytes: not kept
+    expect(await text(await req(pRaw))).toBe('b');
+    expect(accepted).toBe(3);
+  });
+
+  test('a kept connection the server closed is replaced: the next GET succeeds on a new one', async () => {
+    const { p, conns, srv } = await countingServer((_q, s) => { s.writeHead(200, { 'Content-Length': '2' }).end('ok'); });
+    expect(await text(await req(p))).toBe('ok');
+    srv.closeIdleConnections();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await text(await req(p))).toBe('ok');
+    expect(conns()).toBe(2);
+  });
+
+  test('a kept connection closed with the request already on it: the GET is sent again, once', async () => {
+    let accepted = 0;
+    const p = await rawServer((c) => {
+      accepted++;
+      const first = accepted === 1;
+      let served = 0;
+      c.on('data', () => {
+        served++;
+        // The first connection answers once, then hangs up on the next request unanswered.
+        if (first && served === 2) { c.destroy(); return; }
+        c.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      });
+    });
+    expect(await text(await req(p))).toBe('ok');
+    expect(await text(await req(p))).toBe('ok');
+    expect(accepted).toBe(2);
+  });
+
+  test('the response stream ending does not close the kept connection', async () => {
+    const { p, conns } = await countingServer((_q, s) => { s.writeHead(200, { 'Content-Length': '2' }).end('ok'); });
+    const res = await req(p);
+    expect(await text(res)).toBe('ok');
+    res.destroy(); // what a consumer may do after reading
+    await new Promise((r) => setTimeout(r, 10));
+    expect(await text(await req(p))).toBe('ok');
+    expect(conns()).toBe(1);
+  });
+});
+
 describe('ChunkedDecoder', () => {
   const encoded = Buffer.from('4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n');
   test('decodes a body split at every byte', () => {
@@ -147,8 +233,8 @@ describe('ChunkedDecoder', () => {
 });
 
 test('parseHead: status, message, lower-cased and joined headers; undefined when malformed', () => {
-  expect(parseHead('HTTP/1.1 404 Not Found\r\nA: 1\r\na: 2')).toEqual({ status: 404, message: 'Not Found', headers: { a: '1, 2' } });
-  expect(parseHead('HTTP/1.1 200')).toEqual({ status: 200, message: '', headers: {} });
+  expect(parseHead('HTTP/1.1 404 Not Found\r\nA: 1\r\na: 2')).toEqual({ version: '1.1', status: 404, message: 'Not Found', headers: { a: '1, 2' } });
+  expect(parseHead('HTTP/1.0 200')).toEqual({ version: '1.0', status: 200, message: '', headers: {} });
   expect(parseHead('garbage')).toBeUndefined();
   expect(parseHead('HTTP/1.1 200 OK\r\nno-colon')).toBeUndefined();
 });
