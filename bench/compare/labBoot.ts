@@ -5,11 +5,14 @@
 // (a lab peer renames itself `churn` times; every rename is a netmap change for every node).
 import type { Lab, LabNode, Peer } from '../../test/lab/lab.js';
 import { sleep } from '../../test/lab/lab.js';
-import { localapiJSON } from '../../test/lab/localapi.js';
+import { watchIPNBus, type BusWatch } from '../../test/lab/localapi.js';
 import { contextSwitches, cpuMs, mem } from './procfs.js';
 import { oursNode, SIDES, type MetricSet, type Side } from './stats.js';
 
 export type BootMode = 'userspace' | 'ingress' | 'egress';
+
+const NOTIFY_INITIAL_STATE = 2; // ipn.NotifyInitialState
+const RUNNING = 6; // ipn.Running in the bus's State field
 export interface LabBootOptions { runs: number; modes: BootMode[]; churn: number; idleSeconds: number; binaries: Record<Side, string> }
 
 interface Ctx { lab: Lab; cluster: LabNode; target: Peer; churnPeer: Peer; opts: LabBootOptions; metrics: MetricSet; log: (s: string) => void }
@@ -34,14 +37,25 @@ async function bootOnce(ctx: Ctx, pod: LabNode, mode: BootMode, side: Side, run:
   const env = { TS_AUTHKEY: await lab.createKey({ ephemeral: true }), TS_HOSTNAME: `cmp-${mode}-${side}-${run}`, ...modeEnv(mode, ctx, targetIP), ...oursNode(side) };
   const cb = lab.startContainerboot(pod, { env, name: `cb-${side}-${mode}-${run}`, socketDirExists: true, binary: ctx.opts.binaries[side] });
   try {
-    let runningAt = 0;
+    // Running is when tailscaled's bus says so: a watch of the bench's own, opened as soon as the
+    // socket answers (long before login ends), timestamps the `State: Running` notification as
+    // it arrives, the moment both programs' own watches get it too.
     const deadline = cb.execAt + 60_000;
-    while (!runningAt) {
+    let bus: BusWatch | undefined;
+    while (!bus) {
       if (!cb.proc.running) throw new Error(`${side} exited ${cb.proc.exitInfo?.code}: ${cb.redact(cb.proc.tail(8))}`);
-      if (Date.now() > deadline) throw new Error(`${side}: no Running within 60 s`);
-      const s = await localapiJSON(cb.socket, 'status').catch(() => undefined);
-      if (s?.BackendState === 'Running' && s.TailscaleIPs?.length) runningAt = Date.now();
-      else await sleep(10);
+      if (Date.now() > deadline) throw new Error(`${side}: tailscaled's LocalAPI not up within 60 s`);
+      bus = await watchIPNBus(cb.socket, NOTIFY_INITIAL_STATE).catch(() => undefined);
+      if (!bus) await sleep(2);
+    }
+    let runningAt: number;
+    try {
+      const first = await bus.waitFor(() => true, 30_000, 'the initial state');
+      if (first.State === RUNNING) throw new Error(`${side}: tailscaled was Running before the bench's watch opened`);
+      await bus.waitFor((m) => m.State === RUNNING, Math.max(1, deadline - Date.now()), 'State Running');
+      runningAt = bus.times[bus.lines.findIndex((l) => JSON.parse(l).State === RUNNING)]!;
+    } finally {
+      bus.close();
     }
     await cb.waitStartupComplete(30_000);
     const startupAt = Date.now();

@@ -5,7 +5,7 @@ import type { BusWatch } from '../localapi/ipnbus.js';
 import { triggersNetmapProcessing } from '../localapi/notify.js';
 import { applyDNSConfig, applyNotify, type DNSConfigJSON } from '../netmap/update.js';
 import { emptyNetmap, hasValidSelf, type NetmapState } from '../netmap/types.js';
-import { isL3Proxy } from '../settings/types.js';
+import { healthServed, isL3Proxy } from '../settings/types.js';
 import { backendState, readBus } from './bus.js';
 import type { BootDeps } from './deps.js';
 import { Fatal, setHealthy, type BootState } from './state.js';
@@ -48,7 +48,7 @@ export async function runLoop(d: LoopDeps, st: BootState, w: BusWatch): Promise<
         }
         storedEndpoints = endpointsKey;
       }
-      setHealthy(st, self.addresses.length > 0);
+      setHealthy(st, self.addresses.length > 0, healthServed(s));
       if (st.services) await st.services.onNetmap(netmap);
       ok = true;
     } finally {

@@ -41,8 +41,9 @@ export function newBootState(): BootState {
   return { stage: 'booting', lastReconcileOk: true, healthy: false, servers: [] };
 }
 
-export function setHealthy(st: BootState, healthy: boolean): void {
-  if (healthy !== st.healthy) log(`Setting healthy ${healthy}`);
+/** Records the health /healthz reports; a change is logged only where /healthz is served, as upstream. */
+export function setHealthy(st: BootState, healthy: boolean, served: boolean): void {
+  if (served && healthy !== st.healthy) log(`Setting healthy ${healthy}`);
   st.healthy = healthy;
 }
 

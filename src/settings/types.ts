@@ -98,6 +98,11 @@ export function localHealthEnabled(s: Settings): boolean {
   return s.localAddrPort !== '' && s.healthCheckEnabled;
 }
 
+/** Whether any listener serves /healthz (the deprecated health server or the local one). */
+export function healthServed(s: Settings): boolean {
+  return s.healthCheckAddrPort !== '' || localHealthEnabled(s);
+}
+
 export function egressPreshutdownEnabled(s: Settings): boolean {
   return s.localAddrPort !== '' && s.egressProxiesCfgPath !== '';
 }

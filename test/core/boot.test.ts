@@ -27,6 +27,8 @@ describe('always-auth (default) mode', () => {
     expect(s.hasLog('Starting tailscaled')).toBe(true);
     expect(s.hasLog(`Waiting for tailscaled socket at ${s.socket}`)).toBe(true);
     expect(s.hasLog("Running 'tailscale up'")).toBe(true);
+    // No /healthz served: upstream updates no health state, so it logs no "Setting healthy".
+    expect(s.lines.some((l) => l.includes('Setting healthy'))).toBe(false);
     // Still running until signalled, then a clean exit: SIGTERM reaches tailscaled, exit 0.
     await new Promise((r) => setTimeout(r, 200));
     expect(s.proc.exitCode).toBeNull();

@@ -44,6 +44,8 @@ export async function localapiJSON<T = any>(socket: string, path: string): Promi
 export interface BusWatch {
   /** Raw NDJSON lines received so far, in order. */
   lines: string[];
+  /** When each line arrived (Date.now(), ms), parallel to `lines`. */
+  times: number[];
   /** Resolves with the first parsed message matching `pred` (looking at past ones too). */
   waitFor(pred: (msg: any, line: string) => boolean, timeoutMs: number, what?: string): Promise<any>;
   close(): void;
@@ -54,6 +56,7 @@ export interface BusWatch {
 export function watchIPNBus(socket: string, mask: number): Promise<BusWatch> {
   return new Promise((resolve, reject) => {
     const lines: string[] = [];
+    const times: number[] = [];
     const waiters: Array<() => void> = [];
     let partial = '';
     let closeResolve!: () => void;
@@ -74,7 +77,7 @@ export function watchIPNBus(socket: string, mask: number): Promise<BusWatch> {
           while ((i = partial.indexOf('\n')) >= 0) {
             const line = partial.slice(0, i);
             partial = partial.slice(i + 1);
-            if (line.trim() !== '') lines.push(line);
+            if (line.trim() !== '') { lines.push(line); times.push(Date.now()); }
           }
           for (const w of waiters.splice(0)) w();
         });
@@ -88,6 +91,7 @@ export function watchIPNBus(socket: string, mask: number): Promise<BusWatch> {
         res.on('close', end);
         resolve({
           lines,
+          times,
           closed,
           close: () => {
             req.destroy();
