@@ -1,6 +1,8 @@
-// Runs the run loop's netmap code once on a synthetic notification during the login wait, so the
-// first real netmap after `Running` runs compiled code instead of parsing and compiling it then.
+// Runs the bus decoding and the run loop's netmap code once on a synthetic notification during the
+// login wait, so the first real ones after `Running` run compiled code instead of compiling it then.
+import { parseJSONLossless } from '../localapi/json.js';
 import { triggersNetmapProcessing, type Notify } from '../localapi/notify.js';
+import { decodeNotify } from '../localapi/notifyShape.js';
 import { applyNotify } from '../netmap/update.js';
 import { emptyNetmap, hasValidSelf } from '../netmap/types.js';
 
@@ -15,6 +17,9 @@ const SAMPLE: Notify = {
 /** Returns whether the sample went the whole way (it is a processable netmap). */
 export function warmRunLoop(): boolean {
   const nm = emptyNetmap();
-  applyNotify(nm, SAMPLE);
-  return triggersNetmapProcessing(SAMPLE) && hasValidSelf(nm);
+  // As a bus line arrives: text → checked notification → netmap (the first real ones come right
+  // after `Running`, on watches #2 and #3).
+  const n = decodeNotify(parseJSONLossless(JSON.stringify(SAMPLE)));
+  applyNotify(nm, n);
+  return triggersNetmapProcessing(n) && hasValidSelf(nm);
 }
