@@ -52,8 +52,9 @@ async function bootOnce(ctx: Ctx, pod: LabNode, mode: BootMode, side: Side, run:
     try {
       const first = await bus.waitFor(() => true, 30_000, 'the initial state');
       if (first.State === RUNNING) throw new Error(`${side}: tailscaled was Running before the bench's watch opened`);
-      await bus.waitFor((m) => m.State === RUNNING, Math.max(1, deadline - Date.now()), 'State Running');
-      runningAt = bus.times[bus.lines.findIndex((l) => JSON.parse(l).State === RUNNING)]!;
+      let line = '';
+      await bus.waitFor((m, l) => { if (m.State !== RUNNING) return false; line = l; return true; }, Math.max(1, deadline - Date.now()), 'State Running');
+      runningAt = bus.times[bus.lines.indexOf(line)]!;
     } finally {
       bus.close();
     }

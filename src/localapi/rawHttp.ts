@@ -40,24 +40,34 @@ export class RawResponse extends Readable {
 /** The idle connection kept for the next GET, per socket path, and how it leaves the pool. */
 const idle = new Map<string, { socket: net.Socket; drop: () => void }>();
 
-function unpark(path: string): net.Socket | undefined {
+const IDLE_EVENTS = ['close', 'error', 'data'] as const;
+
+/** Takes the idle connection of `path` out of the pool, its idle listeners removed. */
+function release(path: string): net.Socket | undefined {
   const p = idle.get(path);
   if (p === undefined) return undefined;
   idle.delete(path);
-  for (const ev of ['close', 'error', 'data'] as const) p.socket.off(ev, p.drop);
-  if (p.socket.destroyed || !p.socket.writable) { p.socket.destroy(); return undefined; }
-  p.socket.ref();
+  for (const ev of IDLE_EVENTS) p.socket.off(ev, p.drop);
   return p.socket;
+}
+
+/** The idle connection of `path`, ready for a request, if it is still usable. */
+function unpark(path: string): net.Socket | undefined {
+  const socket = release(path);
+  if (socket === undefined) return undefined;
+  if (socket.destroyed || !socket.writable) { socket.destroy(); return undefined; }
+  socket.ref();
+  return socket;
 }
 
 /** Keeps `socket` for the next GET to `path`; closed by the server (or sending unasked bytes) it leaves. */
 function park(path: string, socket: net.Socket): void {
-  unpark(path)?.destroy();
+  release(path)?.destroy();
   const drop = (): void => {
-    if (idle.get(path)?.socket === socket) unpark(path);
+    if (idle.get(path)?.socket === socket) release(path);
     socket.destroy();
   };
-  for (const ev of ['close', 'error', 'data'] as const) socket.on(ev, drop);
+  for (const ev of IDLE_EVENTS) socket.on(ev, drop);
   socket.unref(); // an idle connection never keeps the process alive
   socket.resume(); // so a close by the server is seen while idle
   idle.set(path, { socket, drop });
@@ -65,7 +75,7 @@ function park(path: string, socket: net.Socket): void {
 
 /** Closes the idle connections (tests; the process exit closes them anyway). */
 export function closeIdleConnections(): void {
-  for (const path of [...idle.keys()]) unpark(path)?.destroy();
+  for (const path of [...idle.keys()]) release(path)?.destroy();
 }
 
 const MAX_HEAD = 64 * 1024;

@@ -93,8 +93,7 @@ let shared: MemoryUpkeep | undefined;
 
 /** Turns the process-wide upkeep on (the real program only; tests of the runners leave it off). */
 export function enableMemoryUpkeep(): void {
-  const pass = gatedPass(memoryPass);
-  shared ??= new MemoryUpkeep(() => { pass(); });
+  shared ??= new MemoryUpkeep(gatedPass(memoryPass));
 }
 
 /** Called where work ends (run-loop reconciles, file-driven syncs); a no-op until enabled. */

@@ -16,12 +16,19 @@ function sockPath(): string {
   return path.join(dir, 's.sock');
 }
 
-async function httpServer(handler: http.RequestListener): Promise<string> {
+/** A node:http server on a fresh socket; `conns()` counts the connections it accepted. */
+async function countingServer(handler: http.RequestListener): Promise<{ p: string; conns: () => number; srv: http.Server }> {
   const p = sockPath();
+  let n = 0;
   const srv = http.createServer(handler);
+  srv.on('connection', () => { n++; });
   await new Promise<void>((r) => srv.listen(p, r));
   cleanups.push(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
-  return p;
+  return { p, conns: () => n, srv };
+}
+
+async function httpServer(handler: http.RequestListener): Promise<string> {
+  return (await countingServer(handler)).p;
 }
 
 async function rawServer(onConn: (s: net.Socket) => void): Promise<string> {
@@ -124,17 +131,6 @@ describe('rawRequest', () => {
 });
 
 describe('rawRequest keeps one connection for the next GET', () => {
-  /** A node:http server that counts the connections it accepted. */
-  async function countingServer(handler: http.RequestListener): Promise<{ p: string; conns: () => number; srv: http.Server }> {
-    const p = sockPath();
-    let n = 0;
-    const srv = http.createServer(handler);
-    srv.on('connection', () => { n++; });
-    await new Promise<void>((r) => srv.listen(p, r));
-    cleanups.push(() => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }));
-    return { p, conns: () => n, srv };
-  }
-
   test('GETs answered with Content-Length or chunks reuse one connection', async () => {
     let i = 0;
     const { p, conns } = await countingServer((_q, s) => {
