@@ -33,8 +33,12 @@ const bundle = fs.readFileSync('dist/containerboot.cjs', 'utf8').replace(/\n\/\/
 fs.writeFileSync(path.join(lib, 'containerboot.cjs'), bundle, { mode: 0o644 });
 const flags = fs.readFileSync('bin/containerboot', 'utf8').match(/^exec "\$node" ((?:--[\w-]+(?:=\S+)? )+)"\$root\/dist\/containerboot\.cjs" "\$@"$/m)?.[1]?.trim();
 if (!flags) throw new Error('bin/containerboot: no `exec "$node" <flags> "$root/dist/containerboot.cjs" "$@"` line to take the V8 flags from');
+// The malloc tunable line too, verbatim (bin/containerboot says why).
+const tunables = fs.readFileSync('bin/containerboot', 'utf8').match(/^\[ -n "\$\{GLIBC_TUNABLES\+x\}" \] \|\| export .*$/m)?.[0];
+if (!tunables) throw new Error('bin/containerboot: no `[ -n "${GLIBC_TUNABLES+x}" ] || export …` line to take the malloc tunable from');
 const launcher = `#!/bin/sh
-# containerboot: Node 24 with the V8 flags of docs/DECISIONS.md ("Memory of HA egress services").
+# containerboot: Node 24 with the V8 flags and the malloc tunable of docs/DECISIONS.md (memory).
+${tunables}
 exec ${LIB}/node ${flags} ${LIB}/containerboot.cjs "$@"
 `;
 

@@ -7,6 +7,10 @@ import { isL3Proxy } from './settings/types.js';
 import { redact } from './log.js';
 import { enableMemoryUpkeep } from './proc/memoryUpkeep.js';
 import { capJitTier } from './boot/v8Flags.js';
+import { dropLauncherTunables } from './proc/tunables.js';
+
+// Before anything reads the environment or starts a process (tunables.ts says why).
+dropLauncherTunables(process.env);
 
 const kube = () => import('./kube/components.js').then((m) => m.kubeComponents);
 

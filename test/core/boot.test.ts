@@ -1,4 +1,5 @@
 // Scenario tests: the built bin/containerboot against the fake LocalAPI and fake binaries.
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Scenario, goRunning, selfNode } from '../support/harness.js';
 
@@ -141,5 +142,23 @@ describe('LocalAPI usage details', () => {
     const s = await start({ TS_AUTHKEY: 'k', TS_EXPERIMENTAL_CERT_SHARE: 'true', POD_NAME: 'proxy-0' });
     await s.waitCommands(1);
     expect(s.invocations()[0].certShareMode).toBe('rw');
+  });
+
+  it("runs Node with the launcher's malloc tunable and hands tailscaled the caller's environment without it", async () => {
+    const s = await start({ TS_AUTHKEY: 'k' });
+    await s.waitCommands(1);
+    // glibc read it at exec: it is in the process's initial environment…
+    const environ = readFileSync(`/proc/${s.proc.pid}/environ`, 'utf8').split('\0');
+    expect(environ).toContain('GLIBC_TUNABLES=glibc.malloc.trim_threshold=0');
+    // …and not in what the programs it starts get.
+    expect(s.invocations()[0]).toMatchObject({ prog: 'tailscaled', glibcTunables: null, tunablesMark: null });
+  });
+
+  it("keeps the caller's own GLIBC_TUNABLES, for itself and for tailscaled", async () => {
+    const s = await start({ TS_AUTHKEY: 'k', GLIBC_TUNABLES: 'glibc.malloc.arena_max=2' });
+    await s.waitCommands(1);
+    const environ = readFileSync(`/proc/${s.proc.pid}/environ`, 'utf8').split('\0');
+    expect(environ.filter((e) => e.startsWith('GLIBC_TUNABLES='))).toEqual(['GLIBC_TUNABLES=glibc.malloc.arena_max=2']);
+    expect(s.invocations()[0]).toMatchObject({ prog: 'tailscaled', glibcTunables: 'glibc.malloc.arena_max=2', tunablesMark: null });
   });
 });

@@ -131,6 +131,15 @@ describe('a running container', () => {
     expect(ps.filter((p) => p.pid !== 1).every((p) => p.ppid === 1 && p.exe === '/usr/local/bin/tailscaled'), JSON.stringify(ps)).toBe(true);
   });
 
+  it("PID 1 runs with the launcher's malloc tunable; tailscaled gets the environment without it", async () => {
+    const r = await c.exec(['sh', '-c', 'tr "\\0" "\\n" </proc/1/environ | grep -c "^GLIBC_TUNABLES=glibc.malloc.trim_threshold=0$"; ' +
+      'for p in /proc/[0-9]*; do [ "$(readlink $p/exe)" = /usr/local/bin/tailscaled ] && { tr "\\0" "\\n" <$p/environ | grep -c -e "^GLIBC_TUNABLES=" -e "^CONTAINERBOOT_OWN_TUNABLES="; }; done; true']);
+    const [pid1, ...daemons] = r.stdout.trim().split('\n');
+    expect(pid1).toBe('1');
+    expect(daemons.length).toBeGreaterThan(0);
+    expect(daemons.every((n) => n === '0'), r.stdout).toBe(true);
+  });
+
   it('the health check is unhealthy before Running, with the reason', async () => {
     const r = await c.exec(['/usr/local/bin/containerboot', 'health']);
     expect(r.code).toBe(1);

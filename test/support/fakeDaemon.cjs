@@ -1,7 +1,7 @@
 // Fake tailscaled: records argv, env hints and PID, then lives until SIGTERM (exit 0).
 const fs = require('node:fs');
 const args = process.argv.slice(2);
-fs.appendFileSync(process.env.FAKE_LOG, `${JSON.stringify({ prog: 'tailscaled', args, pid: process.pid, certShareMode: process.env.TS_CERT_SHARE_MODE ?? null })}\n`);
+fs.appendFileSync(process.env.FAKE_LOG, `${JSON.stringify({ prog: 'tailscaled', args, pid: process.pid, certShareMode: process.env.TS_CERT_SHARE_MODE ?? null, glibcTunables: process.env.GLIBC_TUNABLES ?? null, tunablesMark: process.env.CONTAINERBOOT_OWN_TUNABLES ?? null })}\n`);
 process.on('SIGTERM', () => {
   fs.appendFileSync(process.env.FAKE_LOG, `${JSON.stringify({ prog: 'tailscaled', event: 'SIGTERM', pid: process.pid })}\n`);
   process.exit(Number(process.env.FAKE_TAILSCALED_TERM_EXIT ?? 0));

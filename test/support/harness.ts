@@ -35,6 +35,8 @@ export interface Invocation {
   pid: number;
   event?: string;
   certShareMode?: string | null;
+  glibcTunables?: string | null;
+  tunablesMark?: string | null;
 }
 
 export interface ScenarioOptions {
