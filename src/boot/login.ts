@@ -81,8 +81,6 @@ async function enableUDPGRO(d: LoginDeps, boot: AbortSignal): Promise<void> {
 
 async function tailscaleUp(d: LoginDeps, boot: AbortSignal): Promise<void> {
   log("Running 'tailscale up'");
-  // The watches after `Running` (#2 and #3) take these instead of connecting then.
-  d.client.preconnect(2);
   try {
     await runTailscaleCLI(upArgs(d.s), boot);
   } catch (e) {

@@ -1,5 +1,5 @@
 // LocalAPI client: HTTP/1.1 over tailscaled's unix socket (localapi.md §1.1–§1.2).
-import { preconnect, rawRequest, type RawResponse } from './rawHttp.js';
+import { rawRequest, type RawResponse } from './rawHttp.js';
 import { CAPABILITY_VERSION } from '../capver.js';
 import { parseJSONLossless } from './json.js';
 import { monotonicMs } from '../util/lean.js';
@@ -99,11 +99,6 @@ export class LocalAPIClient {
     return res.body.trim() === '' ? undefined : (parseJSONLossless(res.body) as T);
   }
 
-  /** Connects in advance so that the next `n` GETs (at most two; bus watches included) skip the connect. */
-  preconnect(n: number): void {
-    preconnect(this.socketPath, n);
-  }
-
-  /** Nothing to release: idle connections are unref'd and closed by the server or the exit. */
+  /** Nothing to release: every request has its own connection, closed when its body ends. */
   close(): void {}
 }

@@ -1,10 +1,9 @@
 // A minimal HTTP/1.1 client over a unix socket, for the LocalAPI only. node:http costs ~2.4 MB
 // RSS in modules and the llhttp parser (docs/DECISIONS.md, "LocalAPI over node:net"); tailscaled
-// answers with Content-Length or chunked bodies, which is all this reads. A GET reuses an idle
-// connection to the same socket, one whose answer was read to the end or one made in advance (up
-// to two per path, as Go's client keeps them): a fresh connection costs ~0.4–0.8 ms of connect and
-// accept on every netmap's dns-config GET (docs/PERFORMANCE.md). Other methods take a connection of
-// their own.
+// answers with Content-Length or chunked bodies, which is all this reads. A GET reuses the last
+// connection to the same socket once its answer was read to the end (one idle connection per
+// path, as Go's client keeps them): a fresh connection costs ~0.4–0.8 ms of connect and accept on
+// every netmap's dns-config GET (docs/PERFORMANCE.md). Other methods take a connection of their own.
 import net from 'node:net';
 import { Readable } from 'node:stream';
 
@@ -38,61 +37,45 @@ export class RawResponse extends Readable {
   }
 }
 
-/**
- * The idle connections kept for the next GETs, per socket path, newest last, and how each leaves
- * the pool. At most two per path, as Go's transport keeps (DefaultMaxIdleConnsPerHost).
- */
-interface Parked { socket: net.Socket; drop: () => void }
-const idle = new Map<string, Parked[]>();
-const MAX_IDLE_PER_PATH = 2;
+/** The idle connection kept for the next GET, per socket path, and how it leaves the pool. */
+const idle = new Map<string, { socket: net.Socket; drop: () => void }>();
 
 const IDLE_EVENTS = ['close', 'error', 'data'] as const;
 
-/** Takes `p` out of the pool of `path`, its idle listeners removed. */
-function release(path: string, p: Parked): net.Socket {
-  const list = idle.get(path);
-  const i = list?.indexOf(p) ?? -1;
-  if (i >= 0) list!.splice(i, 1);
-  if (list?.length === 0) idle.delete(path);
+/** Takes the idle connection of `path` out of the pool, its idle listeners removed. */
+function release(path: string): net.Socket | undefined {
+  const p = idle.get(path);
+  if (p === undefined) return undefined;
+  idle.delete(path);
   for (const ev of IDLE_EVENTS) p.socket.off(ev, p.drop);
   return p.socket;
 }
 
-/** The newest idle connection of `path`, ready for a request, if one is still usable. */
+/** The idle connection of `path`, ready for a request, if it is still usable. */
 function unpark(path: string): net.Socket | undefined {
-  for (let p = idle.get(path)?.at(-1); p !== undefined; p = idle.get(path)?.at(-1)) {
-    const socket = release(path, p);
-    if (socket.destroyed || !socket.writable) { socket.destroy(); continue; }
-    socket.ref();
-    return socket;
-  }
-  return undefined;
+  const socket = release(path);
+  if (socket === undefined) return undefined;
+  if (socket.destroyed || !socket.writable) { socket.destroy(); return undefined; }
+  socket.ref();
+  return socket;
 }
 
-/** Keeps `socket` for a next GET to `path` (the oldest goes past the cap); closed by the server (or sending unasked bytes) it leaves. */
+/** Keeps `socket` for the next GET to `path`; closed by the server (or sending unasked bytes) it leaves. */
 function park(path: string, socket: net.Socket): void {
-  const list = idle.get(path) ?? [];
-  idle.set(path, list);
-  while (list.length >= MAX_IDLE_PER_PATH) release(path, list[0]!).destroy();
-  const p: Parked = { socket, drop: () => { release(path, p); socket.destroy(); } };
-  for (const ev of IDLE_EVENTS) socket.on(ev, p.drop);
+  release(path)?.destroy();
+  const drop = (): void => {
+    if (idle.get(path)?.socket === socket) release(path);
+    socket.destroy();
+  };
+  for (const ev of IDLE_EVENTS) socket.on(ev, drop);
   socket.unref(); // an idle connection never keeps the process alive
   socket.resume(); // so a close by the server is seen while idle
-  list.push(p);
-}
-
-/**
- * Connects to `path` until `n` (at most two) idle connections wait there, so the next GETs skip
- * the connect: called while tailscaled logs in, for the bus watches that follow `Running`
- * (docs/PERFORMANCE.md). A connection that fails or is closed by the server leaves the pool.
- */
-export function preconnect(path: string, n: number): void {
-  for (let have = idle.get(path)?.length ?? 0; have < Math.min(n, MAX_IDLE_PER_PATH); have++) park(path, net.connect(path));
+  idle.set(path, { socket, drop });
 }
 
 /** Closes the idle connections (tests; the process exit closes them anyway). */
 export function closeIdleConnections(): void {
-  for (const [path, list] of [...idle]) for (const p of [...list]) release(path, p).destroy();
+  for (const path of [...idle.keys()]) release(path)?.destroy();
 }
 
 const MAX_HEAD = 64 * 1024;

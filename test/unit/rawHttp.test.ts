@@ -5,7 +5,7 @@ import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ChunkedDecoder, closeIdleConnections, parseHead, preconnect, rawRequest, type RawResponse } from '../../src/localapi/rawHttp.js';
+import { ChunkedDecoder, closeIdleConnections, parseHead, rawRequest, type RawResponse } from '../../src/localapi/rawHttp.js';
 
 const cleanups: (() => void | Promise<void>)[] = [];
 afterEach(async () => { closeIdleConnections(); for (const c of cleanups.splice(0)) await c(); });
@@ -192,39 +192,6 @@ describe('rawRequest keeps one connection for the next GET', () => {
     expect(await text(await req(p))).toBe('ok');
     expect(await text(await req(p))).toBe('ok');
     expect(accepted).toBe(2);
-  });
-
-  test('connections made in advance serve the next GETs, bus-watch-like ones included; two at most', async () => {
-    const { p, conns } = await countingServer((q, s) => {
-      if (q.url === '/watch') { s.writeHead(200); s.write('{}\n'); return; } // never ends, like a bus watch
-      s.writeHead(200, { 'Content-Length': '2' }).end('ok');
-    });
-    preconnect(p, 5);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(conns()).toBe(2);
-    preconnect(p, 2); // already there: nothing new
-    const w1 = await req(p, { path: '/watch' });
-    const w2 = await req(p, { path: '/watch' });
-    expect(conns()).toBe(2);
-    expect(await text(await req(p))).toBe('ok'); // the spares are taken: a fresh one, kept afterwards
-    expect(conns()).toBe(3);
-    expect(await text(await req(p))).toBe('ok');
-    expect(conns()).toBe(3);
-    w1.destroy(); w2.destroy();
-  });
-
-  test('a connection made in advance that the server closes, or that is refused, is not used', async () => {
-    const { p, conns, srv } = await countingServer((_q, s) => { s.writeHead(200, { 'Content-Length': '2' }).end('ok'); });
-    preconnect(p, 1);
-    await new Promise((r) => setTimeout(r, 50));
-    srv.closeAllConnections();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(await text(await req(p))).toBe('ok');
-    expect(conns()).toBe(2);
-    const none = sockPath();
-    preconnect(none, 2); // nothing listens: the connect errors are dropped, the GET gets its own error
-    await new Promise((r) => setTimeout(r, 20));
-    await expect(req(none)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   test('the response stream ending does not close the kept connection', async () => {
