@@ -141,6 +141,16 @@ describe('netip', () => {
     expect(() => parseAddr('fd00::1%eth0')).toThrow();
     expect(() => parseAddr('fd00::1%eth0')).toThrow();
   });
+  it('IPv4: bytes and text of every octet value, rejects what Go rejects, remembered like IPv6', () => {
+    for (let v = 0; v < 256; v++) {
+      const a = parseAddr(`${v}.${255 - v}.${v % 10}.${(v * 7) % 256}`);
+      expect([a.family, ...a.bytes]).toEqual([4, v, 255 - v, v % 10, (v * 7) % 256]);
+      expect(a.text).toBe(`${v}.${255 - v}.${v % 10}.${(v * 7) % 256}`);
+    }
+    for (const bad of ['010.0.0.1', '1.2.3.256', '1.2.3.4.5', '1..2.3', ' 1.2.3.4', '1.2.3.4 ', '']) expect(() => parseAddr(bad), bad).toThrow();
+    expect(parseAddr('100.64.0.1')).toBe(parseAddr('100.64.0.1'));
+    expect([...parseAddr('::ffff:10.20.30.40').bytes.slice(12)]).toEqual([10, 20, 30, 40]);
+  });
   it('prefix containment and addr:port', () => {
     expect(prefixContains(parsePrefix('fd7a:115c:a1e0:b1a::/64'), parseAddr('fd7a:115c:a1e0:b1a:0:7:a01:203'))).toBe(true);
     expect(prefixContains(parsePrefix('10.0.0.0/24'), parseAddr('10.0.1.1'))).toBe(false);

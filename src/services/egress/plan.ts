@@ -38,9 +38,6 @@ export interface EgressPlan {
   groups: Record<string, ProxyRule[]>;
   /** A cheap identity of each group's rules: equal keys mean equal rules. */
   groupKeys: Record<string, string>;
-  /** Upstream's incremental view of the same change, in its order (for logs and parity tests). */
-  add: PortMapRule[];
-  del: PortMapRule[];
   status: EgressStatus;
   /** Whether the new status differs from the stored one (pod IPs ignored). */
   statusChanged: boolean;
@@ -59,6 +56,8 @@ export function portMapRule(svc: string, targetIP: string, pm: PortMap): PortMap
     matchPort: pm.matchPort, targetIP, targetPort: pm.targetPort,
   };
 }
+
+const noBackendsLog = (svc: string) => `tailnet target for egress service ${svc} does not have any backend addresses, deleting all rules`;
 
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
@@ -93,7 +92,7 @@ export function portMapUpdates(svc: string, cfg: EgressServiceConfig, targetIPs:
     return { add: [], del: [] };
   }
   if (targetIPs.length === 0) {
-    logs.push(`tailnet target for egress service ${svc} does not have any backend addresses, deleting all rules`);
+    logs.push(noBackendsLog(svc));
     return { add: [], del: cross(svc, recorded.tailnetTargetIPs, recorded.ports) };
   }
   const add: PortMapRule[] = [];
@@ -159,20 +158,34 @@ export function ownAddrByFamily(selfAddrs: string[] | undefined): Partial<Record
   return out;
 }
 
+/**
+ * Upstream's incremental view of a plan's change (its add and delete lists, in its order), for
+ * parity tests: the planner itself needs only each group's full rules.
+ */
+export function upstreamEgressDiff(inp: EgressPlanInput): { add: PortMapRule[]; del: PortMapRule[] } {
+  const add: PortMapRule[] = [];
+  const del: PortMapRule[] = [];
+  const recorded = inp.status?.services ?? null;
+  for (const [svc, st] of recorded ?? []) if (!inp.configs.has(svc)) del.push(...cross(svc, st.tailnetTargetIPs, st.ports));
+  for (const [svc, cfg] of inp.configs) {
+    const upd = portMapUpdates(svc, cfg, targetIPsFor(svc, cfg, inp, new Map(), []), recorded?.get(svc));
+    add.push(...upd.add);
+    del.push(...upd.del);
+  }
+  return { add, del };
+}
+
 export function planEgress(inp: EgressPlanInput): EgressPlan {
   const logs: string[] = [];
   const groups: Record<string, ProxyRule[]> = {};
   const groupKeys: Record<string, string> = {};
-  const add: PortMapRule[] = [];
-  const del: PortMapRule[] = [];
   const resolved = new Map<string, string[]>();
   const recorded = inp.status?.services ?? null;
 
   // Services that are recorded but no longer configured: all their rules go.
-  for (const [svc, st] of recorded ?? []) {
+  for (const [svc] of recorded ?? []) {
     if (inp.configs.has(svc)) continue;
     logs.push(`service ${svc} is no longer required, deleting`);
-    del.push(...cross(svc, st.tailnetTargetIPs, st.ports));
     groups[egressGroup(svc)] = [];
     groupKeys[egressGroup(svc)] = '';
   }
@@ -183,9 +196,8 @@ export function planEgress(inp: EgressPlanInput): EgressPlan {
     services = new Map();
     for (const [svc, cfg] of inp.configs) {
       const ips = targetIPsFor(svc, cfg, inp, resolved, logs);
-      const upd = portMapUpdates(svc, cfg, ips, recorded?.get(svc), logs);
-      add.push(...upd.add);
-      del.push(...upd.del);
+      // The one log line of upstream's per-service diff (portMapUpdates).
+      if (ips.length === 0 && recorded?.has(svc)) logs.push(noBackendsLog(svc));
       const rules: ProxyRule[] = cross(svc, ips, cfg.ports);
       // Return traffic from the target must come back to this node: SNAT to our own address.
       const families = new Set<Family>();
@@ -212,5 +224,5 @@ export function planEgress(inp: EgressPlanInput): EgressPlan {
   // An absent status and an empty one are the same "nothing" (no write needed).
   const emptyNow = services === null;
   const statusChanged = before === undefined ? !emptyNow : before !== servicesJSON(services) && !(emptyNow && (inp.status?.services?.size ?? 0) === 0);
-  return { groups, groupKeys, add, del, status, statusChanged, resolved, logs };
+  return { groups, groupKeys, status, statusChanged, resolved, logs };
 }
