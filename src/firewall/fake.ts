@@ -108,8 +108,8 @@ export class FakeFirewall extends FirewallEngine {
   /** Every `clamp-mss` address passed to apply, in order (upstream's fake recorded these). */
   readonly clampedAddresses: string[] = [];
 
-  override async apply(groups: Record<string, ProxyRule[]>): Promise<void> {
-    await super.apply(groups);
+  override async apply(groups: Record<string, ProxyRule[]>, keys?: Record<string, string>): Promise<void> {
+    await super.apply(groups, keys);
     for (const rules of Object.values(groups)) {
       for (const r of rules) if (r.kind === 'clamp-mss' && r.addr !== undefined) this.clampedAddresses.push(r.addr);
     }

@@ -38,8 +38,10 @@ export interface Firewall {
    * either the whole batch applies or nothing changes (per address family in iptables mode).
    * In iptables mode a group's chain is rewritten as a whole when any of its rules changes, so keep
    * groups small (one per service or proxy); nftables diffs map elements one by one. Invalid rules reject with InvalidRuleError before anything is written.
+   * `keys[g]`, when given, identifies the rules of `groups[g]` (equal keys, equal rules): a group
+   * re-sent with the key it had is not validated again, and no key is derived from its rules.
    */
-  apply(groups: Record<string, ProxyRule[]>): Promise<void>;
+  apply(groups: Record<string, ProxyRule[]>, keys?: Record<string, string>): Promise<void>;
   /**
    * Removes every rule and chain this program installs (all groups, the clamp rules), in one batch.
    * For a clean exit: the next program in the same network namespace starts clean. Others' rules stay.

@@ -27,6 +27,22 @@ describe('createFirewall with TS_TEST_FAKE_NETFILTER', () => {
 });
 
 describe('FakeFirewall reconcile semantics', () => {
+  it("with the caller's keys: a group re-sent under its key is not lowered again, a new key is", async () => {
+    const fw = new FakeFirewall();
+    const other: ProxyRule = { kind: 'dnat', family: 4, dst: '100.64.0.1', to: '192.0.2.3' };
+    await fw.apply({ g: [dnat] }, { g: 'k1' });
+    const first = fw.rules();
+    // Same key, other rules: the caller said they are equal, so the first lowering stands.
+    await fw.apply({ g: [other] }, { g: 'k1' });
+    expect(fw.rules()).toEqual(first);
+    await fw.apply({ g: [other] }, { g: 'k2' });
+    expect(fw.rules().some((l) => l.includes('--to-destination 192.0.2.3'))).toBe(true);
+    // Without keys the rules themselves are the key.
+    await fw.apply({ g: [dnat] });
+    expect(fw.rules()).toEqual(first);
+    await expect(fw.apply({ g: [{ ...dnat, to: 'nope' }] }, { g: 'k3' })).rejects.toBeInstanceOf(InvalidRuleError);
+  });
+
   it('installs rules once, idempotently', async () => {
     const fw = new FakeFirewall();
     await fw.apply({ 'dest-ip': [dnat, clamp4] });
