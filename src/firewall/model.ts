@@ -154,19 +154,20 @@ export function lowerRule(group: string, r: ProxyRule): ConcreteRule[] {
 export function lowerGroup(group: string, rules: ProxyRule[]): GroupWant {
   if (!Array.isArray(rules)) throw new InvalidRuleError(`invalid rules for group ${JSON.stringify(group)}: not a list`);
   const out: ConcreteRule[] = [];
-  const seen = new Set<string>();
-  const clamp = new Set<Family>();
+  // Groups hold a few rules (HA egress: 2 port maps, 1 SNAT): a scan finds duplicates with less
+  // garbage than a set of keys per group would leave for 500 of them.
+  let clamp4 = false, clamp6 = false;
   for (const r of rules) {
     if (r && r.kind === 'clamp-mss') {
       if (r.family !== 4 && r.family !== 6) bad(r.kind, 'family', r.family, 'is not 4 or 6');
       if (r.addr !== undefined) ip(r.kind, 'address', r.addr, r.family);
-      clamp.add(r.family);
+      if (r.family === 4) clamp4 = true; else clamp6 = true;
       continue;
     }
     for (const c of lowerRule(group, r)) {
-      const k = `${c.family}:${c.hook}:${c.id}`;
-      if (!seen.has(k)) { seen.add(k); out.push(c); }
+      if (!out.some((o) => o.id === c.id && o.family === c.family && o.hook === c.hook)) out.push(c);
     }
   }
-  return { group, tag: groupTag(group), rules: out, clamp: [...clamp].sort() };
+  const clamp: Family[] = clamp4 ? (clamp6 ? [4, 6] : [4]) : clamp6 ? [6] : [];
+  return { group, tag: groupTag(group), rules: out, clamp };
 }

@@ -92,6 +92,12 @@ describe('egress config validation', () => {
     expect(parseEgressConfigs('null', file).size).toBe(0);
     const c = parseEgressConfigs('{"s":{"TailnetTarget":{"FQDN":"n.ts.net"},"ports":[{"protocol":"udp","matchPort":53,"targetPort":53},{"protocol":"tcp","matchPort":80,"targetPort":8080},{"protocol":"udp","matchPort":53,"targetPort":53}]}}', file);
     expect(c.get('s')).toEqual({ healthCheckEndpoint: '', tailnetTarget: { ip: '', fqdn: 'n.ts.net' }, ports: [{ protocol: 'tcp', matchPort: 80, targetPort: 8080 }, { protocol: 'udp', matchPort: 53, targetPort: 53 }] });
+    // Sorted by protocol, match port, target port, whatever the count.
+    const pm = (protocol: string, matchPort: number, targetPort: number) => ({ protocol, matchPort, targetPort });
+    for (const ports of [[pm('tcp', 1, 2), pm('tcp', 1, 3)], [pm('tcp', 9, 1), pm('tcp', 2, 1)], [pm('udp', 1, 1), pm('tcp', 5, 5), pm('tcp', 5, 4)]]) {
+      const got = parseEgressConfigs(JSON.stringify({ s: { tailnetTarget: { ip: '100.64.0.9' }, ports } }), file).get('s')!.ports;
+      expect(got).toEqual([...ports].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.matchPort - b.matchPort || a.targetPort - b.targetPort));
+    }
   });
 });
 

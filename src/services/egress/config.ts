@@ -60,7 +60,10 @@ export function parsePortList(v: unknown): PortMap[] {
     const pm = { protocol, matchPort: parsePort(goField(item, 'matchPort'), 'matchPort'), targetPort: parsePort(goField(item, 'targetPort'), 'targetPort') };
     seen.set(portKey(pm), pm);
   }
-  return [...seen.values()].sort(comparePorts);
+  const out = [...seen.values()];
+  // Two maps (a service's usual ports) need no general sort, which allocates a work array per call.
+  if (out.length === 2) { if (comparePorts(out[0]!, out[1]!) > 0) out.reverse(); return out; }
+  return out.length < 2 ? out : out.sort(comparePorts);
 }
 
 export function parseTailnetTarget(v: unknown): TailnetTarget {
