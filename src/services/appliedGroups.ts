@@ -14,21 +14,22 @@ export class AppliedGroups {
    */
   async apply(fw: Firewall, groups: Record<string, ProxyRule[]>, keys: Record<string, string>): Promise<void> {
     const batch: Record<string, ProxyRule[]> = {};
-    const sent = new Map<string, string>();
-    const batchKeys: Record<string, string> = {};
+    /** The key of each group in the batch (the engine lowers by it). */
+    const sent: Record<string, string> = {};
     for (const [g, rules] of Object.entries(groups)) {
       const k = keys[g] ?? '';
       if (k === '' ? this.cleared.has(g) : this.applied.get(g) === k) continue;
       batch[g] = rules;
-      sent.set(g, k);
-      batchKeys[g] = k;
+      sent[g] = k;
     }
     for (const g of this.applied.keys()) {
-      if (!(g in groups)) { batch[g] = []; sent.set(g, ''); batchKeys[g] = ''; }
+      if (!(g in groups)) { batch[g] = []; sent[g] = ''; }
     }
-    if (sent.size === 0) return;
-    await fw.apply(batch, batchKeys);
-    for (const [g, k] of sent) {
+    const names = Object.keys(sent);
+    if (names.length === 0) return;
+    await fw.apply(batch, sent);
+    for (const g of names) {
+      const k = sent[g]!;
       if (k === '') { this.applied.delete(g); this.cleared.add(g); } else { this.applied.set(g, k); this.cleared.delete(g); }
     }
   }
