@@ -52,7 +52,7 @@ function sampleNetmap(n: number, r: number, moved: number): NetmapState {
 }
 
 /** Stands in for libnftables: nothing is listed (no table), every batch is accepted. */
-function noKernel(cmds: string): string {
+export function noKernel(cmds: string): string {
   if (cmds.startsWith('list ')) throw new FirewallApplyError('No such file or directory', 'ENOENT');
   return '';
 }

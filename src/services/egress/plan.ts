@@ -59,6 +59,11 @@ export function portMapRule(svc: string, targetIP: string, pm: PortMap): PortMap
 
 const noBackendsLog = (svc: string) => `tailnet target for egress service ${svc} does not have any backend addresses, deleting all rules`;
 
+/** Upstream deletes (and logs) a recorded service's rules when its target has no addresses left. */
+function lostAllBackends(targetIPs: string[], recorded: EgressServiceStatus | undefined): boolean {
+  return recorded !== undefined && targetIPs.length === 0;
+}
+
 function sameList(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -91,7 +96,7 @@ export function portMapUpdates(svc: string, cfg: EgressServiceConfig, targetIPs:
   if (targetIPs.length > 0 && sameList(targetIPs, recorded.tailnetTargetIPs) && sameList(cfg.ports.map(portKey), recorded.ports.map(portKey))) {
     return { add: [], del: [] };
   }
-  if (targetIPs.length === 0) {
+  if (lostAllBackends(targetIPs, recorded)) {
     logs.push(noBackendsLog(svc));
     return { add: [], del: cross(svc, recorded.tailnetTargetIPs, recorded.ports) };
   }
@@ -114,7 +119,7 @@ export function portMapUpdates(svc: string, cfg: EgressServiceConfig, targetIPs:
 }
 
 /** Target IPs of one service, with upstream's log lines; `resolved` collects FQDN results. */
-function targetIPsFor(svc: string, cfg: EgressServiceConfig, inp: EgressPlanInput, resolved: Map<string, string[]>, logs: string[]): string[] {
+function targetIPsFor(cfg: EgressServiceConfig, inp: EgressPlanInput, resolved: Map<string, string[]>, logs: string[]): string[] {
   const t = cfg.tailnetTarget;
   if (t.ip !== '') {
     const a = tryParseAddr(t.ip)!; // validated by the config reader
@@ -144,7 +149,6 @@ function targetIPsFor(svc: string, cfg: EgressServiceConfig, inp: EgressPlanInpu
     if (a.family === 6 && !inp.hasIPv6NAT) continue;
     if (!out.includes(a.text)) out.push(a.text);
   }
-  void svc;
   return out;
 }
 
@@ -168,7 +172,7 @@ export function upstreamEgressDiff(inp: EgressPlanInput): { add: PortMapRule[]; 
   const recorded = inp.status?.services ?? null;
   for (const [svc, st] of recorded ?? []) if (!inp.configs.has(svc)) del.push(...cross(svc, st.tailnetTargetIPs, st.ports));
   for (const [svc, cfg] of inp.configs) {
-    const upd = portMapUpdates(svc, cfg, targetIPsFor(svc, cfg, inp, new Map(), []), recorded?.get(svc));
+    const upd = portMapUpdates(svc, cfg, targetIPsFor(cfg, inp, new Map(), []), recorded?.get(svc));
     add.push(...upd.add);
     del.push(...upd.del);
   }
@@ -195,9 +199,9 @@ export function planEgress(inp: EgressPlanInput): EgressPlan {
   if (inp.configs.size > 0) {
     services = new Map();
     for (const [svc, cfg] of inp.configs) {
-      const ips = targetIPsFor(svc, cfg, inp, resolved, logs);
+      const ips = targetIPsFor(cfg, inp, resolved, logs);
       // The one log line of upstream's per-service diff (portMapUpdates).
-      if (ips.length === 0 && recorded?.has(svc)) logs.push(noBackendsLog(svc));
+      if (lostAllBackends(ips, recorded?.get(svc))) logs.push(noBackendsLog(svc));
       const rules: ProxyRule[] = cross(svc, ips, cfg.ports);
       // Return traffic from the target must come back to this node: SNAT to our own address.
       const families = new Set<Family>();
