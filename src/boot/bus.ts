@@ -9,9 +9,19 @@ import { Fatal } from './state.js';
 
 type BusDeps = Pick<BootDeps, 'client' | 'lc' | 'tasks' | 'metrics'>;
 
+/** `signal` or the task failure, made once per pair: the boot opens several watches on each. */
+const combined = new WeakMap<AbortSignal, WeakMap<AbortSignal, AbortSignal>>();
+function withTasks(signal: AbortSignal, tasks: AbortSignal): AbortSignal {
+  let byTasks = combined.get(signal);
+  if (byTasks === undefined) combined.set(signal, byTasks = new WeakMap());
+  let s = byTasks.get(tasks);
+  if (s === undefined) byTasks.set(tasks, s = AbortSignal.any([signal, tasks]));
+  return s;
+}
+
 export async function openWatch(d: BusDeps, mask: number, signal: AbortSignal): Promise<BusWatch> {
   try {
-    const w = await BusWatch.open(d.client, mask, AbortSignal.any([signal, d.tasks.signal]));
+    const w = await BusWatch.open(d.client, mask, withTasks(signal, d.tasks.signal));
     d.metrics.watchOpens++;
     return w;
   } catch (e) {

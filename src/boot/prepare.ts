@@ -6,6 +6,7 @@ import type { Firewall } from '../firewall/types.js';
 import { isL3Proxy } from '../settings/types.js';
 import type { BootDeps } from './deps.js';
 import type { BootState } from './state.js';
+import { setOnlyFlagsArgs } from '../plan/argv.js';
 import { warmRunLoop } from './warmUp.js';
 
 export interface Prepared {
@@ -20,6 +21,7 @@ export interface Prepared {
 export function prepareParts(d: Pick<BootDeps, 's' | 'c' | 'env'>, st: BootState): Prepared {
   const { s, c } = d;
   warmRunLoop();
+  setOnlyFlagsArgs(s); // what postLogin computes first, once tailscale up has exited
   void c.preload?.(s).catch(() => undefined);
   if (!isL3Proxy(s)) return {};
   const firewall = (async () => {

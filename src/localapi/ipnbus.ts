@@ -26,7 +26,6 @@ export class BusWatch {
   private readonly queue: Notify[] = [];
   private waiter?: { resolve: (n: Notify) => void; reject: (e: Error) => void };
   private failure?: Error;
-  private readonly ac = new AbortController();
 
   private constructor(private readonly res: RawResponse, private readonly signal?: AbortSignal) {
     const split = new LineSplitter();
@@ -47,18 +46,14 @@ export class BusWatch {
   }
 
   static async open(client: LocalAPIClient, mask: number, signal?: AbortSignal): Promise<BusWatch> {
-    const inner = new AbortController();
-    const combined = signal ? AbortSignal.any([signal, inner.signal]) : inner.signal;
-    const res = await client.open('GET', `/localapi/v0/watch-ipn-bus?mask=${mask}`, { signal: combined });
+    const res = await client.open('GET', `/localapi/v0/watch-ipn-bus?mask=${mask}`, { signal });
     if (res.statusCode !== 200) {
       let body = '';
       res.setEncoding('utf8');
       for await (const c of res) body += c;
       throw new Error(`${res.statusCode} ${res.statusMessage}: ${body.trim()}`);
     }
-    const w = new BusWatch(res, signal);
-    w.ac.signal.addEventListener('abort', () => inner.abort());
-    return w;
+    return new BusWatch(res, signal);
   }
 
   private deliver(n: Notify): void {
@@ -90,9 +85,9 @@ export class BusWatch {
     return new Promise((resolve, reject) => { this.waiter = { resolve, reject }; });
   }
 
+  /** Ends the watch: the connection is destroyed (which also drops its abort listener). */
   close(): void {
     this.fail(new Error('watch closed'));
-    this.ac.abort();
     this.res.destroy();
   }
 }
