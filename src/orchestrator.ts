@@ -90,7 +90,8 @@ async function bootAndRun(d: BootDeps, st: BootState, boot: AbortSignal): Promis
   // run loop needs and the netmap does not is prepared alongside (docs/PERFORMANCE.md).
   const w1 = await openLoginWatch(d, boot);
   const prepared = prepareParts(d, st);
-  if (await login(d, w1, st.stateStore !== undefined, boot) === 'reissue') {
+  const loggedIn = await login(d, w1, st.stateStore !== undefined, boot);
+  if (loggedIn.outcome === 'reissue') {
     await requestNewAuthKey(d, st.stateStore, configAuthKey);
     // Success: the runtime restarts us with the new config; exit 0 after the shutdown routine.
     return exitGracefully(d, st);
@@ -98,7 +99,7 @@ async function bootAndRun(d: BootDeps, st: BootState, boot: AbortSignal): Promis
   st.stage = 'running';
 
   // Phase 4: post-login set-up (§2.1 steps 14–19).
-  const w = await postLogin(d, st.stateStore);
+  const w = await postLogin(d, st.stateStore, loggedIn.runWatch);
   await startParts(d, st, prepared);
 
   // Phase 5: the run loop (§3.3), until cancelled or failed.

@@ -6,14 +6,24 @@ import type { KubeStateStore } from '../kube/facade.js';
 import { MASK_RUN, type BusWatch } from '../localapi/ipnbus.js';
 import { setArgs, setOnlyFlagsArgs } from '../plan/argv.js';
 import { runTailscaleCLI } from '../proc/cli.js';
-import { isL3Proxy, isOneStepConfig } from '../settings/types.js';
+import { isL3Proxy, isOneStepConfig, isTwoStepConfigAlwaysAuth, type Settings } from '../settings/types.js';
 import { openWatch } from './bus.js';
 import type { BootDeps } from './deps.js';
 import type { Prepared } from './prepare.js';
 import { Fatal, type BootState } from './state.js';
 
-/** Steps 14–18; returns watch #3 for the run loop. */
-export async function postLogin(d: BootDeps, stateStore: KubeStateStore | undefined): Promise<BusWatch> {
+/**
+ * True when steps 14–17 do nothing for these settings (no `tailscale set`, no serve-config reset,
+ * no authkey deletion), so watch #3 would be opened right after watch #2 says Running and the login
+ * phase may open it alongside watch #2 (login.ts): the same request, ~1–2 ms of tailscaled's
+ * answer overlapped with reading watch #2.
+ */
+export function runWatchFollowsLogin(s: Settings): boolean {
+  return isTwoStepConfigAlwaysAuth(s) && s.serveConfigPath === '' && setOnlyFlagsArgs(s) === undefined;
+}
+
+/** Steps 14–18; returns watch #3 for the run loop (`early`: the one login opened, if any). */
+export async function postLogin(d: BootDeps, stateStore: KubeStateStore | undefined, early?: Promise<BusWatch>): Promise<BusWatch> {
   const { s } = d;
   const life = d.lc.life;
   if (!isOneStepConfig(s) && s.authOnce) {
@@ -45,7 +55,7 @@ export async function postLogin(d: BootDeps, stateStore: KubeStateStore | undefi
       throw new Fatal(`deleting authkey from Kubernetes Secret: ${errText(e)}`);
     }
   }
-  const w = await openWatch(d, MASK_RUN, life);
+  const w = await (early ?? openWatch(d, MASK_RUN, life));
   if (isOneStepConfig(s) && d.c.watchConfig) {
     // Armed before the run loop, so a config swap right after "Startup complete" is not missed.
     let ready!: () => void;
