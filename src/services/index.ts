@@ -53,6 +53,7 @@ export async function createServices(ctx: ServicesContext, opts: CreateServicesO
     await advertiser.ensure(serviceNames(cfg as Record<string, unknown> | null), undefined, ticket);
   });
   void advertiseLoop?.failed.then((e) => ctx.fail(e));
+  const triggerAdvertise = (): void => advertiseLoop?.trigger();
 
   let certs: CertLoops | undefined;
   if (s.certShareMode === 'rw' && s.serveConfigPath !== '') {
@@ -97,7 +98,9 @@ export async function createServices(ctx: ServicesContext, opts: CreateServicesO
           void serve.start();
         }
       }
-      advertiseLoop?.trigger();
+      // Next turn of the event loop: the GET is background work, so the run loop's own step (and on
+      // the first netmap its "Startup complete") comes first instead of waiting for the request's set-up.
+      if (advertiseLoop) setImmediate(triggerAdvertise);
       egress?.onNetmap(state);
     },
 
