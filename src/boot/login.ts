@@ -28,7 +28,7 @@ export async function openLoginWatch(d: LoginDeps, boot: AbortSignal): Promise<B
 
 export interface LoginResult {
   outcome: LoginOutcome;
-  /** Watch #3, opened together with watch #2 when nothing runs between them (postLogin.ts). */
+  /** Watch #3, opened alongside watch #2 when nothing runs between them (postLogin.ts). */
   runWatch?: Promise<BusWatch>;
 }
 
@@ -42,13 +42,8 @@ export async function login(d: LoginDeps, watch: BusWatch, hasStateStore: boolea
     w.close();
     await tailscaleUp(d, boot);
     didLogin = true;
-    // Both requests leave in the same turn of the event loop, so tailscaled answers them side by side.
-    const second = openWatch(d, MASK_RUN, boot);
+    w = await openWatch(d, MASK_RUN, boot);
     if (runWatchFollowsLogin(s)) ahead = openAhead(d);
-    try { w = await second; } catch (e) {
-      if (ahead) dropAhead(ahead);
-      throw e;
-    }
   }
   try {
     for (;;) {
