@@ -10,6 +10,7 @@ import { runTailscaleCLI } from '../proc/cli.js';
 import { CLI_DEFAULT_SOCKET, isOneStepConfig, isTwoStepConfigAlwaysAuth, type Settings } from '../settings/types.js';
 import { backendState, openWatch, readBus } from './bus.js';
 import { runWatchFollowsLogin } from './postLogin.js';
+import { watchDuringUp } from './upWatch.js';
 import type { BootDeps } from './deps.js';
 import { Fatal } from './state.js';
 
@@ -28,7 +29,7 @@ export async function openLoginWatch(d: LoginDeps, boot: AbortSignal): Promise<B
 
 export interface LoginResult {
   outcome: LoginOutcome;
-  /** Watch #3, opened alongside watch #2 when nothing runs between them (postLogin.ts). */
+  /** Watch #3, opened during `tailscale up` when nothing runs between watches #2 and #3 (postLogin.ts). */
   runWatch?: Promise<BusWatch>;
 }
 
@@ -37,65 +38,50 @@ export async function login(d: LoginDeps, watch: BusWatch, hasStateStore: boolea
   const { s } = d;
   let w = watch;
   let didLogin = false;
-  let ahead: Promise<BusWatch> | undefined;
   if (isTwoStepConfigAlwaysAuth(s)) {
     w.close();
-    await tailscaleUp(d, boot);
-    didLogin = true;
-    w = await openWatch(d, MASK_RUN, boot);
-    if (runWatchFollowsLogin(s)) ahead = openAhead(d);
-  }
-  try {
-    for (;;) {
-      const n = await readBus(d, w);
-      if (isOneStepConfig(s) && hasStateStore && hasLoginStateWarning(n)) {
-        log('Auth key failed to authenticate (may be expired or single-use), disconnecting from control and requesting new key from operator');
-        w.close();
-        return { outcome: 'reissue' };
-      }
-      const st = backendState(d, n);
-      if (st === 'Running') break;
-      // Watch #3 opened ahead is kept only when watch #2's first word is Running: then both were
-      // opened in the same state, and the stream it delivers is the one a later watch would get.
-      if (ahead) { dropAhead(ahead); ahead = undefined; }
-      if (st === 'NeedsLogin') {
-        if (isOneStepConfig(s)) {
-          if (hasStateStore) {
-            log('Auth key missing or invalid (NeedsLogin state), disconnecting from control and requesting new key from operator');
-            w.close();
-            return { outcome: 'reissue' };
-          }
-          throw new Fatal('invalid state: tailscaled daemon started with a config file, but tailscale is not logged in: ensure you pass a valid auth key in the config file');
-        }
-        if (!didLogin) {
-          w.close();
-          await tailscaleUp(d, boot);
-          didLogin = true;
-          w = await openWatch(d, MASK_RUN, boot);
-        }
-      } else if (st === 'NeedsMachineAuth') {
-        log('machine authorization required, please visit the admin panel');
-      } else if (st !== undefined) {
-        log(`tailscaled in state ${JSON.stringify(st)}, waiting`);
-      }
+    const during = watchDuringUp(d, boot, runWatchFollowsLogin(s));
+    try { await tailscaleUp(d, boot); } catch (e) {
+      during.drop();
+      throw e;
     }
-  } catch (e) {
-    if (ahead) dropAhead(ahead);
-    throw e;
+    didLogin = true;
+    const settled = await during.settle();
+    if (settled) return { outcome: 'running', runWatch: settled.runWatch };
+    w = await openWatch(d, MASK_RUN, boot);
+  }
+  for (;;) {
+    const n = await readBus(d, w);
+    if (isOneStepConfig(s) && hasStateStore && hasLoginStateWarning(n)) {
+      log('Auth key failed to authenticate (may be expired or single-use), disconnecting from control and requesting new key from operator');
+      w.close();
+      return { outcome: 'reissue' };
+    }
+    const st = backendState(d, n);
+    if (st === 'Running') break;
+    if (st === 'NeedsLogin') {
+      if (isOneStepConfig(s)) {
+        if (hasStateStore) {
+          log('Auth key missing or invalid (NeedsLogin state), disconnecting from control and requesting new key from operator');
+          w.close();
+          return { outcome: 'reissue' };
+        }
+        throw new Fatal('invalid state: tailscaled daemon started with a config file, but tailscale is not logged in: ensure you pass a valid auth key in the config file');
+      }
+      if (!didLogin) {
+        w.close();
+        await tailscaleUp(d, boot);
+        didLogin = true;
+        w = await openWatch(d, MASK_RUN, boot);
+      }
+    } else if (st === 'NeedsMachineAuth') {
+      log('machine authorization required, please visit the admin panel');
+    } else if (st !== undefined) {
+      log(`tailscaled in state ${JSON.stringify(st)}, waiting`);
+    }
   }
   w.close();
-  return { outcome: 'running', runWatch: ahead };
-}
-
-/** Watch #3 for the run loop, opened now; its failure is reported when postLogin awaits it. */
-function openAhead(d: LoginDeps): Promise<BusWatch> {
-  const p = openWatch(d, MASK_RUN, d.lc.life);
-  p.catch(() => undefined);
-  return p;
-}
-
-function dropAhead(p: Promise<BusWatch>): void {
-  void p.then((w) => w.close(), () => undefined);
+  return { outcome: 'running' };
 }
 
 async function enableUDPGRO(d: LoginDeps, boot: AbortSignal): Promise<void> {

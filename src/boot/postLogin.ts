@@ -14,9 +14,8 @@ import { Fatal, type BootState } from './state.js';
 
 /**
  * True when steps 14–17 do nothing for these settings (no `tailscale set`, no serve-config reset,
- * no authkey deletion), so watch #3 would be opened right after watch #2 says Running and the login
- * phase may open it alongside watch #2 (login.ts): the same request, ~1–2 ms of tailscaled's
- * answer overlapped with reading watch #2.
+ * no authkey deletion), so watch #3 would be opened right after watch #2 says Running: the login
+ * phase may then request it while `tailscale up` still runs (upWatch.ts).
  */
 export function runWatchFollowsLogin(s: Settings): boolean {
   return isTwoStepConfigAlwaysAuth(s) && s.serveConfigPath === '' && setOnlyFlagsArgs(s) === undefined;
