@@ -111,7 +111,13 @@ describe('the image on the lab tailnet', () => {
     const pod = await lab.addNode('kill', { lan: true });
     const key = await lab.createKey({ reusable: true });
     const env = { ...labContainerEnv(), TS_AUTHKEY: key, TS_HOSTNAME: 'img-kill' };
-    const kill = (c: Container) => c.exec(['sh', '-c', 'kill -9 $(pidof tailscaled)']);
+    // 255: podman could not collect the exec's status because the container stopped under it,
+    // which containerboot does promptly once tailscaled is gone (seen once in a full-suite run);
+    // what follows checks the effect either way.
+    const kill = async (c: Container) => {
+      const r = await c.exec(['sh', '-c', 'kill -9 $(pidof tailscaled)']);
+      return { ...r, code: r.code === 255 ? 0 : r.code };
+    };
 
     const c = await runContainer({ image, node: pod, env });
     await c.waitRunning();
