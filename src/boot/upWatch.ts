@@ -22,8 +22,8 @@ export interface UpWatch {
 }
 
 export function watchDuringUp(d: Deps, boot: AbortSignal, openRunWatch: boolean): UpWatch {
+  /** The last state reported; undefined again once the watch has failed or closed. */
   let latest: StateName | undefined;
-  let healthy = false;
   let ahead: Promise<BusWatch> | undefined;
   let watch: BusWatch | undefined;
   let closed = false;
@@ -38,7 +38,6 @@ export function watchDuringUp(d: Deps, boot: AbortSignal, openRunWatch: boolean)
     try {
       watch = await openWatch(d, MASK_RUN, boot);
       if (closed) { watch.close(); return; }
-      healthy = true;
       for (;;) {
         const n = await watch.next();
         const st = backendState(d, n);
@@ -49,7 +48,7 @@ export function watchDuringUp(d: Deps, boot: AbortSignal, openRunWatch: boolean)
         else if (openRunWatch && !ahead) ahead = openAhead(d);
       }
     } catch {
-      healthy = false; // closed, failed or aborted: settle() then takes upstream's path
+      latest = undefined; // closed, failed or aborted: settle() then takes upstream's path
     } finally {
       seen();
     }
@@ -62,7 +61,7 @@ export function watchDuringUp(d: Deps, boot: AbortSignal, openRunWatch: boolean)
   return {
     async settle() {
       await first;
-      const running = healthy && latest === 'Running';
+      const running = latest === 'Running';
       close();
       if (running) return { runWatch: ahead };
       dropRunWatch();

@@ -74,8 +74,6 @@ export class FakeLocalAPI {
   failServePost: { status: number; body: string } | undefined;
   /** Replaces the generated first message of the n-th watch (0-based) with a raw line, e.g. from a recorded transcript. */
   rawInitial?: (watchIndex: number, mask: number) => string | undefined;
-  /** Delays the n-th watch's first message until the returned promise settles (ordering tests). */
-  holdInitial?: (watchIndex: number) => Promise<unknown> | undefined;
   private watchCount = 0;
   /** Called when a request's headers arrive, before its body is read (benchmarks time this). */
   onRequestStart?: (path: string) => void;
@@ -270,22 +268,7 @@ export class FakeLocalAPI {
     if (mask & 65536) { res.writeHead(400); res.end('NotifyInProcessNoDisconnect is not allowed\n'); return; }
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.flushHeaders();
-    const index = this.watchCount++;
-    const hold = this.holdInitial?.(index);
-    if (hold) {
-      const go = () => { if (!res.destroyed) this.writeInitial(index, mask, res); };
-      void hold.then(go, go);
-    } else {
-      this.writeInitial(index, mask, res);
-    }
-    const w: Watcher = { mask, res };
-    this.watchers.add(w);
-    res.on('close', () => { this.watchers.delete(w); this.changed(); });
-    this.changed();
-  }
-
-  private writeInitial(index: number, mask: number, res: http.ServerResponse): void {
-    const raw = this.rawInitial?.(index, mask);
+    const raw = this.rawInitial?.(this.watchCount++, mask);
     if (raw !== undefined) {
       res.write(`${raw}\n`);
     } else if (INITIAL_BITS.some((b) => mask & b)) {
@@ -297,5 +280,9 @@ export class FakeLocalAPI {
       if (mask & 128) first.Health = { Warnings: this.health };
       res.write(`${JSON.stringify({ ...baseNotify(), ...first })}\n`);
     }
+    const w: Watcher = { mask, res };
+    this.watchers.add(w);
+    res.on('close', () => { this.watchers.delete(w); this.changed(); });
+    this.changed();
   }
 }
